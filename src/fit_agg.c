@@ -1,0 +1,188 @@
+/*
+ * fit_agg.c
+ *		The aggregate isoforest.fit(x float8[] [, options jsonb]): transition,
+ *		combine and final functions.
+ *
+ * The state is the type isoforest.fit_state, not internal, because Citus
+ * computes partial aggregates on its workers only for states with text
+ * I/O; with a real type, parallel workers also hand their states to the
+ * leader as ordinary datums, so no serial/deserial functions are needed
+ * (PostgreSQL allows them only for internal states).  The transition
+ * function updates the state in place; when a buffer grows it returns a
+ * new, larger state and the executor keeps that one instead.
+ */
+#include "isoforest.h"
+
+#include "miscadmin.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "features.h"
+#include "fit_state.h"
+#include "forest.h"
+#include "threshold.h"
+#include "tree_build.h"
+
+PG_FUNCTION_INFO_V1(isoforest_fit_transfn);
+PG_FUNCTION_INFO_V1(isoforest_fit_combinefn);
+PG_FUNCTION_INFO_V1(isoforest_fit_finalfn);
+
+#define DatumGetFitStateP(d) ((FitState *) PG_DETOAST_DATUM(d))
+
+/* Add one row: skip and count it when unusable, fix the vector length on the first. */
+Datum
+isoforest_fit_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	FitState   *s;
+	ArrayType  *array;
+	double		stack_x[64];
+	double	   *x;
+	int			n;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "isoforest_fit_transfn called in non-aggregate context");
+
+	if (PG_ARGISNULL(0))
+	{
+		FitOptions	options;
+
+		FitOptionsParse(PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_JSONB_P(2) : NULL, &options);
+		s = FitStateCreate(&options);
+	}
+	else
+		s = (FitState *) PG_GETARG_POINTER(0);
+
+	if (PG_ARGISNULL(1))
+	{
+		s->rows_skipped++;
+		PG_RETURN_POINTER(s);
+	}
+	array = PG_GETARG_ARRAYTYPE_P(1);
+	n = ARR_NDIM(array) == 0 ? 0 : FeatureArrayLength(array);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature vector is empty")));
+	if (s->n_features == 0)
+	{
+		if (s->n_names > 0 && s->n_names != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feature_names has %d names but the feature vectors have %d elements",
+							s->n_names, n)));
+		if (n > ISOFOREST_MAX_FEATURES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("feature vectors have %d elements, more than the limit of %d",
+							n, ISOFOREST_MAX_FEATURES)));
+		s = FitStateSetFeatures(s, n);
+	}
+	else if (n != s->n_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature vectors have different lengths: %d and %d", s->n_features, n),
+				 errhint("Every row of one fit must have the same number of features.")));
+
+	x = n <= (int) lengthof(stack_x) ? stack_x : palloc(sizeof(double) * n);
+	if (FeatureArrayRead(array, x, n) != FEATURES_OK)
+		s->rows_skipped++;
+	else
+		s = FitStateAddRow(s, x);
+	PG_RETURN_POINTER(s);
+}
+
+/* Merge two partial states (from parallel workers or Citus shards). */
+Datum
+isoforest_fit_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "isoforest_fit_combinefn called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_POINTER(DatumGetFitStateP(PG_GETARG_DATUM(1)));
+	PG_RETURN_POINTER(FitStateMerge(DatumGetFitStateP(PG_GETARG_DATUM(0)),
+									DatumGetFitStateP(PG_GETARG_DATUM(1))));
+}
+
+/* The feature names: the user's, or f1..fN. */
+static IsoForestFeatureSpec *
+feature_specs(const FitState *s)
+{
+	IsoForestFeatureSpec *features = palloc0(sizeof(IsoForestFeatureSpec) * s->n_features);
+	const char *name = FitNames(s);
+
+	for (int f = 0; f < s->n_features; f++)
+	{
+		if (s->n_names > 0)
+		{
+			features[f].name = pstrdup(name);
+			name += strlen(name) + 1;
+		}
+		else
+			features[f].name = psprintf("f%d", f + 1);
+		features[f].transform = ISOFOREST_TRANSFORM_NONE;
+	}
+	return features;
+}
+
+/* Grow the forest, set the threshold, return the model (NULL without usable rows). */
+Datum
+isoforest_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	FitState   *s;
+	IsoForestSpec spec;
+	IsoForestModel *m;
+	int32		psi;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = DatumGetFitStateP(PG_GETARG_DATUM(0));
+	if (s->rows_used == 0)
+		PG_RETURN_NULL();
+
+	psi = (int32) Min((int64) s->sample_size, s->rows_used);
+	if ((2.0 * psi - 1.0) * s->n_trees * sizeof(IsoForestNode) > (double) MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a forest of %d trees grown on %d rows each may exceed the model size limit",
+						s->n_trees, psi),
+				 errhint("Use fewer trees or a smaller sample_size.")));
+
+	memset(&spec, 0, sizeof(spec));
+	spec.header.n_features = s->n_features;
+	spec.header.n_trees = s->n_trees;
+	spec.header.psi = psi;
+	spec.header.sample_size = s->sample_size;
+	spec.header.max_features = s->max_features;
+	spec.header.contamination = s->contamination;
+	spec.header.threshold = ISOFOREST_AUTO_THRESHOLD;
+	spec.header.threshold_source = ISOFOREST_THRESHOLD_AUTO;
+	spec.header.seed = s->seed;
+	spec.header.seeded = s->seeded;
+	spec.header.rows_used = s->rows_used;
+	spec.header.rows_skipped = s->rows_skipped;
+	spec.header.trained_at = GetCurrentTimestamp();
+	spec.features = feature_specs(s);
+	TreeBuildForest(s, psi, &spec);
+	m = IsoForestModelBuild(&spec);
+
+	if (s->contamination > 0.0)
+	{
+		Forest	   *forest = ForestPrepare(m);
+
+		m->threshold = ThresholdFromCalibration(forest, s, &m->calibration_rows);
+		m->threshold_source = s->calib_limit == PG_UINT64_MAX ?
+			ISOFOREST_THRESHOLD_EXACT : ISOFOREST_THRESHOLD_SAMPLED;
+		m->fingerprint = IsoForestFingerprint(m);
+	}
+	IsoForestValidate(m, VARSIZE(m), ERRCODE_INTERNAL_ERROR);
+	PG_RETURN_ISOFOREST_MODEL_P(m);
+}

@@ -1,0 +1,129 @@
+/*
+ * fit_options.c
+ *		The options of isoforest.fit: jsonb in, checked FitOptions out.
+ *
+ * The names are those of isoforest.train; an unknown name is an error
+ * that names it, so a typo never silently trains with a default.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "common/hashfn.h"
+#include "utils/jsonb.h"
+
+#include "fit_state.h"
+#include "json_value.h"
+
+#define MAX_CALIBRATION_SIZE 10000000
+
+static const JsonReader reader = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "invalid isoforest.fit option"
+};
+
+#define OPTION_ERROR(...) \
+	ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid isoforest.fit option"), \
+					errdetail(__VA_ARGS__)))
+
+/* Is v JSON null or the string "auto"? */
+static bool
+is_auto(const JsonbValue *v)
+{
+	return v->type == jbvNull ||
+		(v->type == jbvString && v->val.string.len == 4 && memcmp(v->val.string.val, "auto", 4) == 0);
+}
+
+/* Read "feature_names": distinct, non-empty strings. */
+static void
+read_names(const JsonbValue *v, FitOptions *o)
+{
+	int32		n;
+	JsonbContainer *arr = JsonReadArray(&reader, v, "feature_names", &n);
+
+	if (n < 1 || n > ISOFOREST_MAX_FEATURES)
+		OPTION_ERROR("\"feature_names\" has %d names; give between 1 and %d.", n, ISOFOREST_MAX_FEATURES);
+	o->n_names = n;
+	o->names = palloc(sizeof(char *) * n);
+	for (int32 i = 0; i < n; i++)
+	{
+		o->names[i] = JsonReadString(&reader, getIthJsonbValueFromContainer(arr, i), "feature_names[]");
+		if (o->names[i][0] == '\0')
+			OPTION_ERROR("Feature name %d is empty.", i + 1);
+		for (int32 j = 0; j < i; j++)
+			if (strcmp(o->names[i], o->names[j]) == 0)
+				OPTION_ERROR("Feature name \"%s\" appears twice.", o->names[i]);
+	}
+}
+
+/*
+ * Fill o from the options object (NULL for all defaults).  Without a seed,
+ * the seed is derived from the statement's start time, which parallel
+ * workers share with their leader, so one statement still samples
+ * consistently across workers.
+ */
+void
+FitOptionsParse(Jsonb *options, FitOptions *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->n_trees = ISOFOREST_DEFAULT_TREES;
+	o->sample_size = ISOFOREST_DEFAULT_SAMPLE;
+	o->calibration_size = ISOFOREST_DEFAULT_CALIBRATION;
+	o->max_features = 1.0;
+
+	if (options != NULL)
+	{
+		JsonbIterator *it;
+		JsonbValue	v;
+		JsonbIteratorToken r;
+
+		if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
+			OPTION_ERROR("Options are a JSON object, for example '{\"n_trees\": 100, \"seed\": 42}'.");
+		it = JsonbIteratorInit(&options->root);
+		(void) JsonbIteratorNext(&it, &v, true);
+		while ((r = JsonbIteratorNext(&it, &v, true)) == WJB_KEY)
+		{
+			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+			(void) JsonbIteratorNext(&it, &v, true);
+			if (strcmp(key, "n_trees") == 0)
+				o->n_trees = (int32) JsonReadInt(&reader, &v, key, 1, ISOFOREST_MAX_TREES);
+			else if (strcmp(key, "sample_size") == 0)
+				o->sample_size = (int32) JsonReadInt(&reader, &v, key, 2, ISOFOREST_MAX_SAMPLE);
+			else if (strcmp(key, "calibration_size") == 0)
+				o->calibration_size = (int32) JsonReadInt(&reader, &v, key, 1, MAX_CALIBRATION_SIZE);
+			else if (strcmp(key, "max_features") == 0)
+			{
+				o->max_features = JsonReadDouble(&reader, &v, key);
+				if (!(o->max_features > 0.0 && o->max_features <= 1.0))
+					OPTION_ERROR("\"max_features\" is %g; it must be in (0, 1].", o->max_features);
+			}
+			else if (strcmp(key, "contamination") == 0)
+			{
+				o->contamination = is_auto(&v) ? 0.0 : JsonReadDouble(&reader, &v, key);
+				if (!is_auto(&v) && !(o->contamination > 0.0 && o->contamination <= 0.5))
+					OPTION_ERROR("\"contamination\" is %g; it must be in (0, 0.5], or \"auto\".",
+								 o->contamination);
+			}
+			else if (strcmp(key, "seed") == 0)
+			{
+				if (v.type != jbvNull)
+				{
+					o->seed = JsonReadInt(&reader, &v, key, PG_INT64_MIN, PG_INT64_MAX);
+					o->seeded = true;
+				}
+			}
+			else if (strcmp(key, "feature_names") == 0)
+				read_names(&v, o);
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown isoforest.fit option \"%s\"", key),
+						 errhint("Valid options are n_trees, sample_size, max_features, contamination, seed, feature_names and calibration_size.")));
+		}
+	}
+	if (!o->seeded)
+	{
+		TimestampTz now = GetCurrentStatementStartTimestamp();
+
+		o->seed = (int64) hash_bytes_uint32_extended((uint32) now, (uint64) (now >> 32));
+	}
+}

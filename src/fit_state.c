@@ -1,0 +1,551 @@
+/*
+ * fit_state.c
+ *		The mergeable sample behind isoforest.fit.
+ *
+ * Each tree needs its own uniform subsample of psi rows; the threshold
+ * needs the scores of (a uniform sample of) all rows.  Both come from
+ * bottom-k sampling by a seeded hash of the row's values: every row gets a
+ * 64-bit hash per tree (and one for calibration), and a sample keeps the k
+ * distinct rows with the smallest hashes.  The sample is then a function of
+ * the seed and the multiset of rows only: no row order, no split of the
+ * input among parallel workers or Citus shards changes it, and two partial
+ * samples merge into the sample of their union.
+ *
+ * Equal rows have equal hashes, so a sample entry is a distinct row with
+ * its count.  The counts are exact: a row enters while its hash is at most
+ * the buffer's limit, the limit only falls, so every copy of a row that is
+ * still in the sample has been counted (in every partition it occurs in,
+ * which is why a merge starts from the smaller of the two limits).
+ *
+ * Buffers hold up to 2k entries; when one fills, it is sorted by hash,
+ * equal rows are merged, and it is cut back to the k smallest, which sets
+ * the new limit.  Memory is bounded by n_trees * 2 * sample_size rows plus
+ * 2 * calibration_size rows, whatever the table size.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/base64.h"
+#include "libpq/pqformat.h"
+#include "port.h"
+#include "utils/memutils.h"
+
+#include "fit_state.h"
+
+#define GOLDEN_GAMMA UINT64CONST(0x9E3779B97F4A7C15)
+
+/* Initial buffer sizes; both double as rows arrive. */
+#define INITIAL_TREE_CAP	16
+#define INITIAL_CALIB_CAP	256
+
+/* splitmix64's finalizer: a bijective 64-bit mix. */
+uint64
+FitMix64(uint64 z)
+{
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* The seeded hash of a row's values (bit patterns; -0 was already made 0). */
+static uint64
+row_hash(const double *x, int32 n, uint64 seed)
+{
+	uint64		h = FitMix64(seed ^ UINT64CONST(0x5851F42D4C957F2D));
+
+	for (int32 i = 0; i < n; i++)
+	{
+		uint64		bits;
+
+		memcpy(&bits, &x[i], sizeof(bits));
+		h = FitMix64(h ^ bits) + GOLDEN_GAMMA;
+	}
+	return h;
+}
+
+/* Allocate a state with these buffer sizes, copying everything from src (if any). */
+static FitState *
+state_alloc(const FitState *src, int32 tree_cap, int32 calib_cap)
+{
+	FitState	shape = *src;
+	FitState   *s;
+	Size		slot = FitSlotSize(src->n_features);
+
+	shape.tree_cap = tree_cap;
+	shape.calib_cap = calib_cap;
+	if (FitStateSize(&shape) > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("isoforest.fit needs %zu bytes for its samples, more than the limit of %zu",
+						FitStateSize(&shape), (Size) MaxAllocSize),
+				 errdetail("%d trees x %d sample rows x %d features.",
+						   src->n_trees, src->sample_size, src->n_features),
+				 errhint("Use fewer trees, a smaller sample_size or a smaller calibration_size.")));
+	/* slots past each buffer's fill are never read, so only the header is zeroed */
+	s = palloc(FitStateSize(&shape));
+	memset(s, 0, FitTreesOffset(&shape));
+	*s = shape;
+	SET_VARSIZE(s, FitStateSize(s));
+	memcpy(FitTreeFill(s), FitTreeFill(src), sizeof(int32) * src->n_trees);
+	memcpy(FitTreeLimit(s), FitTreeLimit(src), sizeof(uint64) * src->n_trees);
+	for (int32 t = 0; t < src->n_trees && src->tree_cap > 0; t++)
+		memcpy(FitTreeSlots(s, t), FitTreeSlots(src, t), slot * FitTreeFill(src)[t]);
+	if (src->calib_fill > 0)
+		memcpy(FitCalibSlots(s), FitCalibSlots(src), slot * src->calib_fill);
+	memcpy(FitNames(s), FitNames(src), src->names_len);
+	return s;
+}
+
+/* A new, empty state for these options. */
+FitState *
+FitStateCreate(const FitOptions *options)
+{
+	FitState	shape;
+	FitState   *s;
+	char	   *names;
+
+	memset(&shape, 0, sizeof(shape));
+	shape.version = FIT_STATE_VERSION;
+	shape.n_trees = options->n_trees;
+	shape.sample_size = options->sample_size;
+	shape.calibration_size = options->calibration_size;
+	shape.max_features = options->max_features;
+	shape.contamination = options->contamination;
+	shape.seed = options->seed;
+	shape.seeded = options->seeded ? 1 : 0;
+	shape.calib_limit = PG_UINT64_MAX;
+	shape.n_names = options->n_names;
+	for (int i = 0; i < options->n_names; i++)
+		shape.names_len += strlen(options->names[i]) + 1;
+
+	s = palloc0(FitStateSize(&shape));
+	*s = shape;
+	SET_VARSIZE(s, FitStateSize(s));
+	for (int32 t = 0; t < s->n_trees; t++)
+		FitTreeLimit(s)[t] = PG_UINT64_MAX;
+	names = FitNames(s);
+	for (int i = 0; i < options->n_names; i++)
+	{
+		strcpy(names, options->names[i]);
+		names += strlen(names) + 1;
+	}
+	return s;
+}
+
+/* Fix the number of features (at the first usable row) and make the first buffers. */
+FitState *
+FitStateSetFeatures(FitState *s, int32 n_features)
+{
+	FitState   *grown;
+
+	Assert(s->n_features == 0);
+	s->n_features = n_features;
+	/* with contamination 'auto' no threshold is computed, so no calibration sample */
+	grown = state_alloc(s, Min(INITIAL_TREE_CAP, 2 * s->sample_size),
+						s->contamination > 0.0 ? Min(INITIAL_CALIB_CAP, 2 * s->calibration_size) : 0);
+	s->n_features = 0;
+	return grown;
+}
+
+/* A slot's sort key: its hash, then its position (a stable, total order). */
+typedef struct SlotKey
+{
+	uint64		hash;
+	int32		pos;
+} SlotKey;
+
+#define ST_SORT sort_slot_keys
+#define ST_ELEMENT_TYPE SlotKey
+#define ST_COMPARE(a, b) \
+	((a)->hash != (b)->hash ? ((a)->hash < (b)->hash ? -1 : 1) : ((a)->pos > (b)->pos) - ((a)->pos < (b)->pos))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * Sort a buffer by hash, merge equal rows, drop rows above *limit and keep
+ * the 'keep' smallest; lower *limit to the largest hash kept when rows were
+ * cut.  Returns the new number of entries.  Only keys are sorted; the
+ * slots move once, at the end.
+ */
+int32
+FitCompact(char *slots, int32 fill, int32 n_features, int32 keep, uint64 *limit)
+{
+	Size		slot = FitSlotSize(n_features);
+	Size		xbytes = sizeof(double) * n_features;
+	SlotKey    *keys = palloc(sizeof(SlotKey) * Max(fill, 1));
+	int32	   *kept = palloc(sizeof(int32) * Max(Min(fill, keep), 1));
+	int32		out = 0;
+	int32		run_start = 0;	/* first kept entry with the current hash */
+	char	   *scratch;
+
+	for (int32 i = 0; i < fill; i++)
+	{
+		keys[i].hash = SLOT_HASH(slots + slot * i);
+		keys[i].pos = i;
+	}
+	sort_slot_keys(keys, fill);
+	for (int32 i = 0; i < fill; i++)
+	{
+		char	   *cur = slots + slot * keys[i].pos;
+		bool		merged = false;
+
+		if (keys[i].hash > *limit)
+			break;
+		if (out == 0 || SLOT_HASH(slots + slot * kept[out - 1]) != keys[i].hash)
+			run_start = out;
+		/* equal rows have equal hashes; equal hashes are almost always equal rows */
+		for (int32 j = run_start; j < out && !merged; j++)
+		{
+			char	   *k = slots + slot * kept[j];
+
+			if (memcmp(SLOT_X(k), SLOT_X(cur), xbytes) == 0)
+			{
+				SLOT_COUNT(k) += SLOT_COUNT(cur);
+				merged = true;
+			}
+		}
+		if (merged)
+			continue;
+		if (out == keep)
+		{
+			*limit = SLOT_HASH(slots + slot * kept[out - 1]);
+			break;
+		}
+		kept[out++] = keys[i].pos;
+	}
+	scratch = palloc(slot * Max(out, 1));
+	for (int32 i = 0; i < out; i++)
+		memcpy(scratch + slot * i, slots + slot * kept[i], slot);
+	memcpy(slots, scratch, slot * out);
+	pfree(scratch);
+	pfree(kept);
+	pfree(keys);
+	return out;
+}
+
+/* Append a row to a buffer that has room. */
+static inline void
+append_slot(char *slots, int32 *fill, Size slot, uint64 hash, const double *x, int32 n_features)
+{
+	char	   *dst = slots + slot * (*fill)++;
+
+	SLOT_HASH(dst) = hash;
+	SLOT_COUNT(dst) = 1;
+	memcpy(SLOT_X(dst), x, sizeof(double) * n_features);
+}
+
+/*
+ * Add one usable row.  Returns the state, which is a new allocation when a
+ * buffer had to grow (the old one is then no longer used).
+ */
+FitState *
+FitStateAddRow(FitState *s, const double *x)
+{
+	int32		d = s->n_features;
+	Size		slot = FitSlotSize(d);
+	uint64		h = row_hash(x, d, (uint64) s->seed);
+	uint64		hc = FitMix64(h);
+	int32	   *fill = FitTreeFill(s);
+	uint64	   *limit = FitTreeLimit(s);
+
+	for (int32 t = 0; t < s->n_trees; t++)
+	{
+		uint64		ht = FitMix64(h + (uint64) (t + 1) * GOLDEN_GAMMA);
+
+		if (ht > limit[t])
+			continue;
+		if (fill[t] == s->tree_cap)
+		{
+			if (s->tree_cap < 2 * s->sample_size)
+			{
+				s = state_alloc(s, Min(2 * s->tree_cap, 2 * s->sample_size), s->calib_cap);
+				fill = FitTreeFill(s);
+				limit = FitTreeLimit(s);
+			}
+			else
+				fill[t] = FitCompact(FitTreeSlots(s, t), fill[t], d, s->sample_size, &limit[t]);
+			if (ht > limit[t])
+				continue;
+		}
+		append_slot(FitTreeSlots(s, t), &fill[t], slot, ht, x, d);
+	}
+
+	if (s->contamination > 0.0 && hc <= s->calib_limit)
+	{
+		if (s->calib_fill == s->calib_cap)
+		{
+			if (s->calib_cap < 2 * s->calibration_size)
+				s = state_alloc(s, s->tree_cap, Min(2 * s->calib_cap, 2 * s->calibration_size));
+			else
+				s->calib_fill = FitCompact(FitCalibSlots(s), s->calib_fill, d,
+										   s->calibration_size, &s->calib_limit);
+		}
+		if (hc <= s->calib_limit)
+			append_slot(FitCalibSlots(s), &s->calib_fill, slot, hc, x, d);
+	}
+	s->rows_used++;
+	return s;
+}
+
+/* Do two states come from the same options? */
+static bool
+same_options(const FitState *a, const FitState *b)
+{
+	return a->n_trees == b->n_trees && a->sample_size == b->sample_size &&
+		a->calibration_size == b->calibration_size && a->max_features == b->max_features &&
+		a->contamination == b->contamination && a->seed == b->seed && a->seeded == b->seeded &&
+		a->names_len == b->names_len && memcmp(FitNames(a), FitNames(b), a->names_len) == 0;
+}
+
+/* Merge one buffer pair into dst: both sides' rows under the smaller limit, cut to keep. */
+static int32
+merge_buffers(char *dst, const char *a, int32 fa, uint64 la, const char *b, int32 fb, uint64 lb,
+			  int32 n_features, int32 keep, uint64 *limit)
+{
+	Size		slot = FitSlotSize(n_features);
+	char	   *scratch = palloc(slot * ((Size) fa + fb));
+	int32		n;
+
+	memcpy(scratch, a, slot * fa);
+	memcpy(scratch + slot * fa, b, slot * fb);
+	*limit = Min(la, lb);
+	n = FitCompact(scratch, fa + fb, n_features, keep, limit);
+	memcpy(dst, scratch, slot * n);
+	pfree(scratch);
+	return n;
+}
+
+/* The state of the union of the rows behind a and b (neither is changed). */
+FitState *
+FitStateMerge(const FitState *a, const FitState *b)
+{
+	FitState   *s;
+
+	if (!same_options(a, b))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine isoforest.fit states trained with different options"),
+				 errhint("Give every row the same options, and a seed when partial states are computed on different nodes.")));
+	if (a->n_features == 0 || b->n_features == 0)
+	{
+		/* one side saw no usable row: take the other, adding the skipped rows */
+		const FitState *full = a->n_features == 0 ? b : a;
+
+		s = state_alloc(full, full->tree_cap, full->calib_cap);
+		s->rows_skipped = a->rows_skipped + b->rows_skipped;
+		return s;
+	}
+	if (a->n_features != b->n_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature vectors have %d and %d elements", a->n_features, b->n_features)));
+
+	s = state_alloc(a, Min(2 * a->sample_size, a->tree_cap + b->tree_cap),
+					Min(2 * a->calibration_size, a->calib_cap + b->calib_cap));
+	for (int32 t = 0; t < s->n_trees; t++)
+		FitTreeFill(s)[t] = merge_buffers(FitTreeSlots(s, t),
+										  FitTreeSlots(a, t), FitTreeFill(a)[t], FitTreeLimit(a)[t],
+										  FitTreeSlots(b, t), FitTreeFill(b)[t], FitTreeLimit(b)[t],
+										  s->n_features, s->sample_size, &FitTreeLimit(s)[t]);
+	s->calib_fill = merge_buffers(FitCalibSlots(s),
+								  FitCalibSlots(a), a->calib_fill, a->calib_limit,
+								  FitCalibSlots(b), b->calib_fill, b->calib_limit,
+								  s->n_features, s->calibration_size, &s->calib_limit);
+	s->rows_used = a->rows_used + b->rows_used;
+	s->rows_skipped = a->rows_skipped + b->rows_skipped;
+	return s;
+}
+
+#define INVALID_STATE(...) \
+	ereport(ERROR, (errcode(sqlstate), errmsg("invalid isoforest.fit_state value"), errdetail(__VA_ARGS__)))
+
+/* Check one buffer: counts positive, values finite, hashes under the limit. */
+static void
+validate_buffer(const char *slots, int32 fill, int32 n_features, uint64 limit, int sqlstate)
+{
+	Size		slot = FitSlotSize(n_features);
+
+	for (int32 i = 0; i < fill; i++)
+	{
+		const char *cur = slots + slot * i;
+
+		if (SLOT_COUNT((char *) cur) < 1 || SLOT_HASH((char *) cur) > limit)
+			INVALID_STATE("A sample entry has a count below 1 or a hash above its limit.");
+		for (int32 f = 0; f < n_features; f++)
+			if (!isfinite(SLOT_X((char *) cur)[f]))
+				INVALID_STATE("A sample entry holds a value that is not finite.");
+	}
+}
+
+/* Reject a state whose counts, sizes or entries are inconsistent. */
+void
+FitStateValidate(const FitState *s, Size size, int sqlstate)
+{
+	const char *names;
+	const char *end;
+
+	if (size < sizeof(FitState) || s->version != FIT_STATE_VERSION || s->flags != 0)
+		INVALID_STATE("Wrong size or version.");
+	if (s->n_trees < 1 || s->n_trees > ISOFOREST_MAX_TREES ||
+		s->sample_size < 2 || s->sample_size > ISOFOREST_MAX_SAMPLE ||
+		s->calibration_size < 1 || s->calibration_size > PG_INT32_MAX / 2 ||
+		s->n_features < 0 || s->n_features > ISOFOREST_MAX_FEATURES)
+		INVALID_STATE("A count is out of range.");
+	if (s->tree_cap < 0 || s->tree_cap > 2 * s->sample_size ||
+		s->calib_cap < 0 || s->calib_cap > 2 * s->calibration_size ||
+		s->calib_fill < 0 || s->calib_fill > s->calib_cap ||
+		(s->n_features == 0 && (s->tree_cap != 0 || s->calib_cap != 0)) ||
+		s->names_len < 0 || s->n_names < 0 || s->n_names > ISOFOREST_MAX_FEATURES ||
+		s->rows_used < 0 || s->rows_skipped < 0 || s->seeded < 0 || s->seeded > 1 ||
+		!(s->max_features > 0.0 && s->max_features <= 1.0) ||
+		!(s->contamination >= 0.0 && s->contamination <= 0.5))
+		INVALID_STATE("A count or option is out of range.");
+	if (FitStateSize(s) != size)
+		INVALID_STATE("The value is %zu bytes but its counts describe %zu.", size, FitStateSize(s));
+	for (int32 t = 0; t < s->n_trees; t++)
+	{
+		if (FitTreeFill(s)[t] < 0 || FitTreeFill(s)[t] > s->tree_cap)
+			INVALID_STATE("Tree %d's buffer count is out of range.", t);
+		validate_buffer(FitTreeSlots(s, t), FitTreeFill(s)[t], s->n_features, FitTreeLimit(s)[t], sqlstate);
+	}
+	validate_buffer(FitCalibSlots(s), s->calib_fill, s->n_features, s->calib_limit, sqlstate);
+	names = FitNames(s);
+	end = names + s->names_len;
+	for (int32 i = 0; i < s->n_names; i++)
+	{
+		const char *nul = memchr(names, '\0', end - names);
+
+		if (nul == NULL || nul == names)
+			INVALID_STATE("Feature names are empty or unterminated.");
+		names = nul + 1;
+	}
+	if (names != end || (s->n_names > 0 && s->n_features > 0 && s->n_names != s->n_features))
+		INVALID_STATE("Feature names do not match the features.");
+}
+
+/* Write every field of a buffer in network byte order. */
+static void
+send_buffer(StringInfo buf, const char *slots, int32 fill, int32 n_features)
+{
+	Size		slot = FitSlotSize(n_features);
+
+	for (int32 i = 0; i < fill; i++)
+	{
+		const char *cur = slots + slot * i;
+
+		pq_sendint64(buf, SLOT_HASH((char *) cur));
+		pq_sendint64(buf, SLOT_COUNT((char *) cur));
+		for (int32 f = 0; f < n_features; f++)
+			pq_sendfloat8(buf, SLOT_X((char *) cur)[f]);
+	}
+}
+
+/* The portable form of a state: used by send and, base64-encoded, by text output. */
+void
+FitStateSend(StringInfo buf, const FitState *s)
+{
+	pq_sendint16(buf, s->version);
+	pq_sendint16(buf, s->flags);
+	pq_sendint32(buf, s->n_features);
+	pq_sendint32(buf, s->n_trees);
+	pq_sendint32(buf, s->sample_size);
+	pq_sendint32(buf, s->calibration_size);
+	pq_sendint32(buf, s->tree_cap);
+	pq_sendint32(buf, s->calib_cap);
+	pq_sendint32(buf, s->calib_fill);
+	pq_sendint32(buf, s->names_len);
+	pq_sendint32(buf, s->n_names);
+	pq_sendint32(buf, s->seeded);
+	pq_sendfloat8(buf, s->max_features);
+	pq_sendfloat8(buf, s->contamination);
+	pq_sendint64(buf, s->seed);
+	pq_sendint64(buf, s->rows_used);
+	pq_sendint64(buf, s->rows_skipped);
+	pq_sendint64(buf, s->calib_limit);
+	for (int32 t = 0; t < s->n_trees; t++)
+	{
+		pq_sendint32(buf, FitTreeFill(s)[t]);
+		pq_sendint64(buf, FitTreeLimit(s)[t]);
+		send_buffer(buf, FitTreeSlots(s, t), FitTreeFill(s)[t], s->n_features);
+	}
+	send_buffer(buf, FitCalibSlots(s), s->calib_fill, s->n_features);
+	pq_sendbytes(buf, FitNames(s), s->names_len);
+}
+
+/* Read a buffer written by send_buffer. */
+static void
+receive_buffer(StringInfo buf, char *slots, int32 fill, int32 n_features)
+{
+	Size		slot = FitSlotSize(n_features);
+
+	for (int32 i = 0; i < fill; i++)
+	{
+		char	   *cur = slots + slot * i;
+
+		SLOT_HASH(cur) = pq_getmsgint64(buf);
+		SLOT_COUNT(cur) = pq_getmsgint64(buf);
+		for (int32 f = 0; f < n_features; f++)
+			SLOT_X(cur)[f] = pq_getmsgfloat8(buf);
+	}
+}
+
+/* Read the portable form of a state, checking it before and after sizing anything. */
+FitState *
+FitStateReceive(StringInfo buf, int sqlstate)
+{
+	FitState	h;
+	FitState   *s;
+	Size		slot;
+
+	memset(&h, 0, sizeof(h));
+	h.version = pq_getmsgint(buf, 2);
+	h.flags = pq_getmsgint(buf, 2);
+	h.n_features = pq_getmsgint(buf, 4);
+	h.n_trees = pq_getmsgint(buf, 4);
+	h.sample_size = pq_getmsgint(buf, 4);
+	h.calibration_size = pq_getmsgint(buf, 4);
+	h.tree_cap = pq_getmsgint(buf, 4);
+	h.calib_cap = pq_getmsgint(buf, 4);
+	h.calib_fill = pq_getmsgint(buf, 4);
+	h.names_len = pq_getmsgint(buf, 4);
+	h.n_names = pq_getmsgint(buf, 4);
+	h.seeded = pq_getmsgint(buf, 4);
+	h.max_features = pq_getmsgfloat8(buf);
+	h.contamination = pq_getmsgfloat8(buf);
+	h.seed = pq_getmsgint64(buf);
+	h.rows_used = pq_getmsgint64(buf);
+	h.rows_skipped = pq_getmsgint64(buf);
+	h.calib_limit = pq_getmsgint64(buf);
+
+	/* check the shape with no buffers before allocating by it */
+	slot = FitSlotSize(Max(h.n_features, 0));
+	if (h.n_trees < 1 || h.n_trees > ISOFOREST_MAX_TREES || h.tree_cap < 0 || h.calib_cap < 0 ||
+		h.n_features < 0 || h.n_features > ISOFOREST_MAX_FEATURES ||
+		h.names_len < 0 || h.names_len > buf->len ||
+		(double) slot * ((double) h.n_trees * h.tree_cap + h.calib_cap) > (double) MaxAllocSize)
+		INVALID_STATE("A count is out of range.");
+	s = palloc0(FitStateSize(&h));
+	*s = h;
+	SET_VARSIZE(s, FitStateSize(s));
+	for (int32 t = 0; t < s->n_trees; t++)
+	{
+		int32		fill = pq_getmsgint(buf, 4);
+
+		if (fill < 0 || fill > s->tree_cap)
+			INVALID_STATE("Tree %d's buffer count is out of range.", t);
+		FitTreeFill(s)[t] = fill;
+		FitTreeLimit(s)[t] = pq_getmsgint64(buf);
+		receive_buffer(buf, FitTreeSlots(s, t), fill, s->n_features);
+	}
+	if (s->calib_fill < 0 || s->calib_fill > s->calib_cap)
+		INVALID_STATE("The calibration count is out of range.");
+	receive_buffer(buf, FitCalibSlots(s), s->calib_fill, s->n_features);
+	pq_copymsgbytes(buf, FitNames(s), s->names_len);
+	if (buf->cursor != buf->len)
+		INVALID_STATE("%d bytes follow the last field.", buf->len - buf->cursor);
+	FitStateValidate(s, VARSIZE(s), sqlstate);
+	return s;
+}

@@ -1,0 +1,192 @@
+/*
+ * isoforest.h
+ *		The on-disk model, the limits, and the prototypes shared by the
+ *		files under src/.
+ *
+ * A model is one flat varlena: a fixed header followed by sections at
+ * MAXALIGNed offsets.  Nothing in it is a pointer; children are node
+ * indexes local to their tree, strings are offsets into a string pool.
+ * Every path that turns bytes into a model (text input, binary input,
+ * the training aggregate, first use in scoring) runs IsoForestValidate.
+ */
+#ifndef ISOFOREST_H
+#define ISOFOREST_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/timestamp.h"
+
+#define ISOFOREST_FORMAT_VERSION	1
+
+/* Limits that bound memory and keep every count inside an int32. */
+#define ISOFOREST_MAX_TREES			10000
+#define ISOFOREST_MAX_SAMPLE		(1 << 20)
+#define ISOFOREST_MAX_FEATURES		4096
+#define ISOFOREST_MAX_LABELS		(1 << 20)
+
+/* Defaults, as in scikit-learn's IsolationForest. */
+#define ISOFOREST_DEFAULT_TREES		100
+#define ISOFOREST_DEFAULT_SAMPLE	256
+#define ISOFOREST_DEFAULT_CALIBRATION 100000
+
+/* The score threshold when contamination is 'auto' (scikit-learn's offset_ = -0.5). */
+#define ISOFOREST_AUTO_THRESHOLD	0.5
+
+/* How a feature's raw value is turned into the number the trees split on. */
+typedef enum IsoForestTransform
+{
+	ISOFOREST_TRANSFORM_NONE = 0,
+	ISOFOREST_TRANSFORM_LOG1P = 1,
+	ISOFOREST_TRANSFORM_LN = 2,
+	ISOFOREST_TRANSFORM_SQRT = 3,
+	ISOFOREST_TRANSFORM_LABEL = 4
+} IsoForestTransform;
+
+#define ISOFOREST_N_TRANSFORMS		5
+
+/* Where the score threshold came from. */
+typedef enum IsoForestThresholdSource
+{
+	ISOFOREST_THRESHOLD_AUTO = 0,	/* contamination 'auto': 0.5 */
+	ISOFOREST_THRESHOLD_EXACT = 1,	/* percentile of every training row's score */
+	ISOFOREST_THRESHOLD_SAMPLED = 2 /* percentile over a uniform sample of them */
+} IsoForestThresholdSource;
+
+/* The model header; sections follow at the offsets given by the accessors. */
+typedef struct IsoForestModel
+{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
+	uint16		version;		/* ISOFOREST_FORMAT_VERSION */
+	uint16		flags;			/* reserved, always zero in version 1 */
+	int32		n_features;		/* length of a feature vector */
+	int32		n_trees;		/* number of trees */
+	int32		psi;			/* rows each tree was grown on */
+	int32		sample_size;	/* requested sample size (psi = min(this, rows)) */
+	int32		n_nodes;		/* nodes over all trees */
+	int32		pool_len;		/* bytes in the string pool */
+	uint16		threshold_source;	/* IsoForestThresholdSource */
+	uint16		seeded;			/* 1 when the user gave the seed */
+	int32		reserved;		/* reserved, always zero */
+	float8		max_features;	/* fraction of features each tree may use */
+	float8		contamination;	/* 0 means 'auto' */
+	float8		threshold;		/* t: a row is an anomaly when score > t */
+	int64		seed;			/* the seed the forest was grown from */
+	int64		rows_used;		/* training rows that were used */
+	int64		rows_skipped;	/* training rows skipped (NULL, NaN, Infinity) */
+	int64		calibration_rows;	/* rows whose scores set the threshold */
+	TimestampTz trained_at;		/* when the final function ran */
+	uint64		fingerprint;	/* hash of the whole value, this field as zero */
+} IsoForestModel;
+
+/* One feature: its name, transform and, for label(), its sorted dictionary. */
+typedef struct IsoForestFeature
+{
+	int32		name;			/* offset of the name in the string pool */
+	int32		transform;		/* IsoForestTransform */
+	int32		n_labels;		/* label(): number of known values */
+	int32		labels;			/* label(): offset of the first value */
+} IsoForestFeature;
+
+/*
+ * One tree node.  A leaf has feature = left = right = -1 and threshold 0.
+ * An inner node sends x to left when x[feature] <= threshold.  size is the
+ * number of training rows (of the tree's subsample) that reached the node.
+ */
+typedef struct IsoForestNode
+{
+	float8		threshold;
+	int32		feature;
+	int32		left;			/* index within the tree, or -1 */
+	int32		right;			/* index within the tree, or -1 */
+	int32		size;
+} IsoForestNode;
+
+#define DatumGetIsoForestModelP(d)	((IsoForestModel *) PG_DETOAST_DATUM(d))
+#define PG_RETURN_ISOFOREST_MODEL_P(m) PG_RETURN_POINTER(m)
+
+static inline Size
+IsoForestFeaturesOffset(void)
+{
+	return MAXALIGN(sizeof(IsoForestModel));
+}
+
+static inline Size
+IsoForestTreeStartOffset(int32 n_features)
+{
+	return MAXALIGN(IsoForestFeaturesOffset() + (Size) n_features * sizeof(IsoForestFeature));
+}
+
+static inline Size
+IsoForestNodesOffset(int32 n_features, int32 n_trees)
+{
+	return MAXALIGN(IsoForestTreeStartOffset(n_features) + ((Size) n_trees + 1) * sizeof(int32));
+}
+
+static inline Size
+IsoForestPoolOffset(int32 n_features, int32 n_trees, int32 n_nodes)
+{
+	return IsoForestNodesOffset(n_features, n_trees) + (Size) n_nodes * sizeof(IsoForestNode);
+}
+
+static inline IsoForestFeature *
+IsoForestFeatures(const IsoForestModel *m)
+{
+	return (IsoForestFeature *) ((char *) m + IsoForestFeaturesOffset());
+}
+
+/* tree_start[t] is the index of tree t's root; tree_start[n_trees] = n_nodes. */
+static inline int32 *
+IsoForestTreeStart(const IsoForestModel *m)
+{
+	return (int32 *) ((char *) m + IsoForestTreeStartOffset(m->n_features));
+}
+
+static inline IsoForestNode *
+IsoForestNodes(const IsoForestModel *m)
+{
+	return (IsoForestNode *) ((char *) m + IsoForestNodesOffset(m->n_features, m->n_trees));
+}
+
+static inline const char *
+IsoForestPool(const IsoForestModel *m)
+{
+	return (const char *) m + IsoForestPoolOffset(m->n_features, m->n_trees, m->n_nodes);
+}
+
+/*
+ * Everything needed to assemble a model, in ordinary C arrays.  Training,
+ * text input and binary input fill one of these, then IsoForestModelBuild
+ * lays it out and IsoForestValidate checks it.
+ */
+typedef struct IsoForestFeatureSpec
+{
+	char	   *name;
+	int32		transform;
+	int32		n_labels;
+	char	  **labels;
+} IsoForestFeatureSpec;
+
+typedef struct IsoForestSpec
+{
+	IsoForestModel header;		/* scalar fields; sizes are recomputed */
+	IsoForestFeatureSpec *features; /* header.n_features of them */
+	int32	   *tree_start;		/* header.n_trees + 1 entries */
+	IsoForestNode *nodes;		/* header.n_nodes of them */
+} IsoForestSpec;
+
+/* model.c */
+extern IsoForestModel *IsoForestModelBuild(const IsoForestSpec *spec);
+extern void IsoForestValidate(const IsoForestModel *m, Size size, int errcode);
+extern uint64 IsoForestFingerprint(const IsoForestModel *m);
+extern const char *IsoForestTransformName(int32 transform);
+extern int32 IsoForestTransformFromName(const char *name);
+extern const char *IsoForestThresholdSourceName(int32 source);
+extern int32 IsoForestMaxDepth(const IsoForestModel *m);
+
+/* model_json.c */
+extern void IsoForestWriteJson(StringInfo out, const IsoForestModel *m, bool with_trees);
+extern IsoForestModel *IsoForestReadJson(const char *text);
+
+#endif							/* ISOFOREST_H */

@@ -1,0 +1,282 @@
+/*
+ * tree_build.c
+ *		Growing one isolation tree per bottom-k sample (Liu, Ting & Zhou 2008).
+ *
+ * For each tree:
+ *	 1. its sample: the bottom-k distinct rows with their counts.  When no
+ *		row repeats this is exactly psi rows; with repeats, psi rows are drawn
+ *		from those counts without replacement;
+ *	 2. the features it may use: max_features * n_features of them, drawn
+ *		without replacement (all of them by default);
+ *	 3. depth-first growth to depth ceil(log2 psi): at each node a feature
+ *		drawn uniformly among those with spread in the node, a threshold
+ *		uniform in [min, max), rows with x <= threshold to the left.  A node
+ *		whose rows are all equal, or that holds one row, is a leaf, as in
+ *		scikit-learn.
+ * Every random draw comes from a PRNG seeded by (seed, tree number), so the
+ * forest depends only on the seed and the samples.  Rows are carried as
+ * (values, weight) pairs: equal rows can never be split apart, so a group of
+ * w equal rows behaves exactly like w rows.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+
+#include "rng.h"
+#include "tree_build.h"
+
+/* A distinct sample row and how many of the tree's psi rows it stands for. */
+typedef struct WeightedRow
+{
+	const double *x;
+	int64		weight;
+} WeightedRow;
+
+/* A node waiting to be grown. */
+typedef struct PendingNode
+{
+	int32		lo;				/* rows[lo..hi) reach this node */
+	int32		hi;
+	int32		depth;
+	int32		parent;			/* index of the parent node, -1 for the root */
+	bool		is_left;
+} PendingNode;
+
+/* The smallest d with 2^d >= max(psi, 2). */
+static int32
+depth_limit(int32 psi)
+{
+	int32		d = 0;
+
+	while (((int64) 1 << d) < Max(psi, 2))
+		d++;
+	return d;
+}
+
+/*
+ * Draw psi rows without replacement from the compacted sample's counts,
+ * setting rows[i].weight; returns the number of distinct rows drawn.
+ */
+static int32
+draw_rows(char *slots, int32 n, int32 n_features, int32 psi, Rng *rng, WeightedRow *rows)
+{
+	Size		slot = FitSlotSize(n_features);
+	int64		total = 0;
+	int32		used = 0;
+
+	for (int32 i = 0; i < n; i++)
+	{
+		rows[i].x = SLOT_X(slots + slot * i);
+		rows[i].weight = 0;
+		total += SLOT_COUNT(slots + slot * i);
+	}
+	Assert(total >= psi);
+	if (total == psi)
+	{
+		for (int32 i = 0; i < n; i++)
+			rows[i].weight = SLOT_COUNT(slots + slot * i);
+	}
+	else
+	{
+		/* draw one row at a time among those not drawn yet */
+		for (int32 k = 0; k < psi; k++)
+		{
+			int64		r = (int64) rng_below(rng, (uint64) (total - k));
+			int32		i = 0;
+
+			for (;; i++)
+			{
+				int64		left = SLOT_COUNT(slots + slot * i) - rows[i].weight;
+
+				if (r < left)
+					break;
+				r -= left;
+			}
+			rows[i].weight++;
+		}
+	}
+	/* keep the drawn rows, in sample order */
+	for (int32 i = 0; i < n; i++)
+		if (rows[i].weight > 0)
+			rows[used++] = rows[i];
+	return used;
+}
+
+/* Choose the split of rows[lo..hi): false when no allowed feature varies there. */
+static bool
+choose_split(WeightedRow *rows, int32 lo, int32 hi, const int32 *allowed, int32 n_allowed,
+			 int32 *candidates, Rng *rng, int32 *feature, double *threshold)
+{
+	int32		n_candidates = n_allowed;
+
+	memcpy(candidates, allowed, sizeof(int32) * n_allowed);
+	while (n_candidates > 0)
+	{
+		int32		j = (int32) rng_below(rng, n_candidates);
+		int32		f = candidates[j];
+		double		min = rows[lo].x[f];
+		double		max = min;
+
+		for (int32 i = lo + 1; i < hi; i++)
+		{
+			double		v = rows[i].x[f];
+
+			if (v < min)
+				min = v;
+			else if (v > max)
+				max = v;
+		}
+		if (max > min)
+		{
+			double		t = min + (max - min) * rng_double(rng);
+
+			/* rounding can land on max, which would leave the right side empty */
+			if (t >= max)
+				t = min;
+			*feature = f;
+			*threshold = t == 0.0 ? 0.0 : t;	/* no -0 in stored models */
+			return true;
+		}
+		/* constant here: drop it and draw again among the rest */
+		candidates[j] = candidates[--n_candidates];
+	}
+	return false;
+}
+
+/* Move rows with x[f] <= t to the front of rows[lo..hi); return where the right side starts. */
+static int32
+partition_rows(WeightedRow *rows, int32 lo, int32 hi, int32 f, double t)
+{
+	int32		mid = lo;
+
+	for (int32 i = lo; i < hi; i++)
+	{
+		if (rows[i].x[f] <= t)
+		{
+			WeightedRow tmp = rows[mid];
+
+			rows[mid++] = rows[i];
+			rows[i] = tmp;
+		}
+	}
+	return mid;
+}
+
+/* Grow one tree over rows[0..n); append its nodes at nodes[0..]; return the count. */
+static int32
+grow_tree(WeightedRow *rows, int32 n, int32 max_depth, const int32 *allowed, int32 n_allowed,
+		  Rng *rng, IsoForestNode *nodes)
+{
+	PendingNode *stack = palloc(sizeof(PendingNode) * ((Size) max_depth + 2));
+	int32	   *candidates = palloc(sizeof(int32) * n_allowed);
+	int32		depth_of_stack = 0;
+	int32		n_nodes = 0;
+
+	stack[depth_of_stack++] = (PendingNode)
+	{
+		0, n, 0, -1, false
+	};
+	while (depth_of_stack > 0)
+	{
+		PendingNode p = stack[--depth_of_stack];
+		IsoForestNode *node = &nodes[n_nodes];
+		int64		size = 0;
+		int32		feature;
+		double		threshold;
+
+		for (int32 i = p.lo; i < p.hi; i++)
+			size += rows[i].weight;
+		node->size = (int32) size;
+		if (p.parent >= 0)
+		{
+			if (p.is_left)
+				nodes[p.parent].left = n_nodes;
+			else
+				nodes[p.parent].right = n_nodes;
+		}
+		if (p.depth < max_depth && p.hi - p.lo > 1 &&
+			choose_split(rows, p.lo, p.hi, allowed, n_allowed, candidates, rng, &feature, &threshold))
+		{
+			int32		mid = partition_rows(rows, p.lo, p.hi, feature, threshold);
+
+			node->feature = feature;
+			node->threshold = threshold;
+			/* right pushed first so the left subtree is numbered first (pre-order) */
+			stack[depth_of_stack++] = (PendingNode)
+			{
+				mid, p.hi, p.depth + 1, n_nodes, false
+			};
+			stack[depth_of_stack++] = (PendingNode)
+			{
+				p.lo, mid, p.depth + 1, n_nodes, true
+			};
+		}
+		else
+		{
+			node->feature = -1;
+			node->threshold = 0.0;
+		}
+		node->left = node->right = -1;
+		n_nodes++;
+	}
+	pfree(stack);
+	pfree(candidates);
+	return n_nodes;
+}
+
+/*
+ * Grow every tree of the forest from the state's samples, filling
+ * spec->tree_start and spec->nodes.  psi = min(sample_size, rows).
+ */
+void
+TreeBuildForest(const FitState *s, int32 psi, IsoForestSpec *spec)
+{
+	int32		d = s->n_features;
+	Size		slot = FitSlotSize(d);
+	int32		max_depth = depth_limit(psi);
+	int32		n_allowed = Max(1, (int32) (s->max_features * d));
+	int32	   *features = palloc(sizeof(int32) * d);
+	char	   *slots = palloc(slot * Max(s->tree_cap, 1));
+	WeightedRow *rows = palloc(sizeof(WeightedRow) * Max(s->tree_cap, 1));
+	Size		max_tree_nodes = 2 * (Size) psi - 1;
+	int32		n_nodes = 0;
+
+	spec->tree_start = palloc(sizeof(int32) * ((Size) s->n_trees + 1));
+	spec->nodes = palloc(sizeof(IsoForestNode) * max_tree_nodes * s->n_trees);
+	for (int32 t = 0; t < s->n_trees; t++)
+	{
+		int32		fill = FitTreeFill(s)[t];
+		uint64		limit = FitTreeLimit(s)[t];
+		Rng			rng;
+		int32		n_rows;
+
+		CHECK_FOR_INTERRUPTS();
+		rng_seed(&rng, (uint64) s->seed ^ FitMix64((uint64) t + 1));
+
+		/* the tree's features: a partial Fisher-Yates shuffle picks n_allowed of d */
+		for (int32 f = 0; f < d; f++)
+			features[f] = f;
+		for (int32 f = 0; f < n_allowed && n_allowed < d; f++)
+		{
+			int32		j = f + (int32) rng_below(&rng, d - f);
+			int32		tmp = features[f];
+
+			features[f] = features[j];
+			features[j] = tmp;
+		}
+
+		memcpy(slots, FitTreeSlots(s, t), slot * fill);
+		fill = FitCompact(slots, fill, d, s->sample_size, &limit);
+		n_rows = draw_rows(slots, fill, d, psi, &rng, rows);
+
+		spec->tree_start[t] = n_nodes;
+		n_nodes += grow_tree(rows, n_rows, max_depth, features, n_allowed, &rng,
+							 spec->nodes + n_nodes);
+	}
+	spec->tree_start[s->n_trees] = n_nodes;
+	pfree(features);
+	pfree(slots);
+	pfree(rows);
+}
