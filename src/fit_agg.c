@@ -177,10 +177,10 @@ isoforest_fit_finalfn(PG_FUNCTION_ARGS)
 	if (s->contamination > 0.0)
 	{
 		Forest	   *forest = ForestPrepare(m);
+		bool		exact;
 
-		m->threshold = ThresholdFromCalibration(forest, s, &m->calibration_rows);
-		m->threshold_source = s->calib_limit == PG_UINT64_MAX ?
-			ISOFOREST_THRESHOLD_EXACT : ISOFOREST_THRESHOLD_SAMPLED;
+		m->threshold = ThresholdFromCalibration(forest, s, &m->calibration_rows, &exact);
+		m->threshold_source = exact ? ISOFOREST_THRESHOLD_EXACT : ISOFOREST_THRESHOLD_SAMPLED;
 		m->fingerprint = IsoForestFingerprint(m);
 	}
 	IsoForestValidate(m, VARSIZE(m), ERRCODE_INTERNAL_ERROR);

@@ -18,6 +18,13 @@
 #define READ_ERROR(r, ...) \
 	ereport(ERROR, (errcode((r)->errcode), errmsg("%s", (r)->errmsg_text), errdetail(__VA_ARGS__)))
 
+/* A number's text for an error message: long ones are cut. */
+static const char *
+shown(const char *s)
+{
+	return strlen(s) <= 40 ? s : psprintf("%.20s... (%zu digits)", s, strlen(s));
+}
+
 /* The exact decimal text of a JSON number, or an error naming the key. */
 static char *
 number_text(const JsonReader *r, const JsonbValue *v, const char *what)
@@ -38,7 +45,7 @@ JsonReadInt(const JsonReader *r, const JsonbValue *v, const char *what, int64 mi
 	errno = 0;
 	x = strtoll(s, &end, 10);
 	if (*end != '\0' || errno != 0)
-		READ_ERROR(r, "\"%s\" must be an integer, not %s.", what, s);
+		READ_ERROR(r, "\"%s\" must be an integer, not %s.", what, shown(s));
 	if (x < min || x > max)
 		READ_ERROR(r, "\"%s\" is %lld; it must be between " INT64_FORMAT " and " INT64_FORMAT ".",
 				   what, x, min, max);
@@ -56,7 +63,7 @@ JsonReadDouble(const JsonReader *r, const JsonbValue *v, const char *what)
 	errno = 0;
 	x = strtod(s, &end);
 	if (*end != '\0' || !isfinite(x) || (errno == ERANGE && fabs(x) > 1.0))
-		READ_ERROR(r, "\"%s\" is not a finite float8: %s.", what, s);
+		READ_ERROR(r, "\"%s\" is not a finite float8: %s.", what, shown(s));
 	return x;
 }
 

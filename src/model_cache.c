@@ -11,9 +11,11 @@
  *	 - a small in-line value (compressed or not): its bytes, compared whole;
  *	 - a large in-memory value: its size and fingerprint, a 64-bit hash of
  *	   the whole value that the input, receive and training paths compute.
- * A key that does not match replaces the entry, so a different model is
- * never scored with a stale one.  A miss validates the model again and
- * checks its fingerprint, which catches a value damaged on disk.
+ * A call site keeps the last few models it saw (a join of rows with a
+ * table of per-group models alternates between them); a model whose key
+ * matches none replaces the oldest entry, so a different model is never
+ * scored with a stale one.  A miss validates the model again and checks
+ * its fingerprint, which catches a value damaged on disk.
  */
 #include "isoforest.h"
 
@@ -28,6 +30,9 @@
 /* In-line values up to this size are keyed by their bytes. */
 #define CACHE_BYTES_KEY_LIMIT 8192
 
+/* Models remembered per call site. */
+#define CACHE_ENTRIES 8
+
 typedef enum CacheKeyKind
 {
 	KEY_NONE,
@@ -36,15 +41,21 @@ typedef enum CacheKeyKind
 	KEY_FINGERPRINT
 } CacheKeyKind;
 
-typedef struct ModelCache
+typedef struct ModelCacheEntry
 {
-	MemoryContext cxt;			/* holds everything below; reset on a miss */
+	MemoryContext cxt;			/* holds everything below; reset on reuse */
 	CacheKeyKind kind;
 	struct varatt_external toast;	/* KEY_TOAST */
 	Size		size;			/* KEY_BYTES, KEY_FINGERPRINT: datum size */
 	char	   *bytes;			/* KEY_BYTES: a copy of the datum */
 	uint64		fingerprint;	/* KEY_FINGERPRINT */
 	Forest	   *forest;
+} ModelCacheEntry;
+
+typedef struct ModelCache
+{
+	ModelCacheEntry entries[CACHE_ENTRIES];
+	int			next_victim;	/* entries are replaced round-robin */
 } ModelCache;
 
 /* The fingerprint stored in a plain in-memory model, read without alignment assumptions. */
@@ -59,7 +70,7 @@ stored_fingerprint(const struct varlena *datum)
 
 /* Does the cached entry hold the model this datum is? */
 static bool
-cache_matches(const ModelCache *cache, const struct varlena *datum)
+cache_matches(const ModelCacheEntry *cache, const struct varlena *datum)
 {
 	switch (cache->kind)
 	{
@@ -85,7 +96,7 @@ cache_matches(const ModelCache *cache, const struct varlena *datum)
 
 /* Record the key of this datum in the (just reset) cache. */
 static void
-cache_set_key(ModelCache *cache, const struct varlena *datum, const IsoForestModel *m)
+cache_set_key(ModelCacheEntry *cache, const struct varlena *datum, const IsoForestModel *m)
 {
 	if (VARATT_IS_EXTERNAL_ONDISK(datum))
 	{
@@ -118,24 +129,29 @@ ModelCacheGet(FunctionCallInfo fcinfo, int argno)
 {
 	struct varlena *datum = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(argno));
 	ModelCache *cache = (ModelCache *) fcinfo->flinfo->fn_extra;
+	ModelCacheEntry *entry;
 	IsoForestModel *m;
 	MemoryContext old;
 
 	if (cache == NULL)
 	{
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ModelCache));
-		cache->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "isoforest model cache",
-										   ALLOCSET_DEFAULT_SIZES);
 		fcinfo->flinfo->fn_extra = cache;
 	}
-	else if (cache_matches(cache, datum))
-		return cache->forest;
+	for (int i = 0; i < CACHE_ENTRIES; i++)
+		if (cache->entries[i].forest != NULL && cache_matches(&cache->entries[i], datum))
+			return cache->entries[i].forest;
 
-	MemoryContextReset(cache->cxt);
-	cache->kind = KEY_NONE;
-	cache->forest = NULL;
+	entry = &cache->entries[cache->next_victim];
+	cache->next_victim = (cache->next_victim + 1) % CACHE_ENTRIES;
+	if (entry->cxt == NULL)
+		entry->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "isoforest model cache",
+										   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(entry->cxt);
+	entry->kind = KEY_NONE;
+	entry->forest = NULL;
 
-	old = MemoryContextSwitchTo(cache->cxt);
+	old = MemoryContextSwitchTo(entry->cxt);
 	m = (IsoForestModel *) detoast_attr(datum);
 	IsoForestValidate(m, VARSIZE(m), ERRCODE_DATA_CORRUPTED);
 	if (IsoForestFingerprint(m) != m->fingerprint)
@@ -143,10 +159,10 @@ ModelCacheGet(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid isoforest model"),
 				 errdetail("The stored fingerprint does not match the model's contents.")));
-	cache->forest = ForestPrepare(m);
-	cache_set_key(cache, datum, m);
+	entry->forest = ForestPrepare(m);
+	cache_set_key(entry, datum, m);
 	if ((Pointer) m != (Pointer) datum)
 		pfree(m);
 	MemoryContextSwitchTo(old);
-	return cache->forest;
+	return entry->forest;
 }

@@ -88,10 +88,11 @@ ThresholdPercentile(double *values, int64 *counts, int32 n, double q)
 /*
  * The threshold t for the state's contamination: score every calibration
  * row, take scikit-learn's offset_ over score_samples (= -s), return
- * -offset_.  *rows is set to the number of rows the percentile saw.
+ * -offset_.  *rows is set to the number of rows the percentile saw, *exact
+ * to whether they were all the training rows (the sample was never cut).
  */
 double
-ThresholdFromCalibration(const Forest *forest, const FitState *s, int64 *rows)
+ThresholdFromCalibration(const Forest *forest, const FitState *s, int64 *rows, bool *exact)
 {
 	Size		slot = FitSlotSize(s->n_features);
 	int32		n = s->calib_fill;
@@ -103,6 +104,7 @@ ThresholdFromCalibration(const Forest *forest, const FitState *s, int64 *rows)
 
 	memcpy(slots, FitCalibSlots(s), slot * n);
 	n = FitCompact(slots, n, s->n_features, s->calibration_size, &limit);
+	*exact = limit == PG_UINT64_MAX;
 	values = palloc(sizeof(double) * Max(n, 1));
 	counts = palloc(sizeof(int64) * Max(n, 1));
 	*rows = 0;

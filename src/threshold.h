@@ -9,6 +9,6 @@
 #include "forest.h"
 
 extern double ThresholdPercentile(double *values, int64 *counts, int32 n, double q);
-extern double ThresholdFromCalibration(const Forest *forest, const FitState *s, int64 *rows);
+extern double ThresholdFromCalibration(const Forest *forest, const FitState *s, int64 *rows, bool *exact);
 
 #endif							/* ISOFOREST_THRESHOLD_H */
