@@ -492,6 +492,9 @@ receive_buffer(StringInfo buf, char *slots, int32 fill, int32 n_features)
 	}
 }
 
+/* Bytes of the header in the portable form: 2 int16, 10 int32, 2 float8, 4 int64. */
+#define FIT_STATE_HEADER_BYTES (2 * 2 + 10 * 4 + 2 * 8 + 4 * 8)
+
 /* Read the portable form of a state, checking it before and after sizing anything. */
 FitState *
 FitStateReceive(StringInfo buf, int sqlstate)
@@ -501,6 +504,8 @@ FitStateReceive(StringInfo buf, int sqlstate)
 	Size		slot;
 
 	memset(&h, 0, sizeof(h));
+	if (buf->len - buf->cursor < FIT_STATE_HEADER_BYTES)
+		INVALID_STATE("The value is %d bytes, shorter than a state header.", buf->len - buf->cursor);
 	h.version = pq_getmsgint(buf, 2);
 	h.flags = pq_getmsgint(buf, 2);
 	h.n_features = pq_getmsgint(buf, 4);
