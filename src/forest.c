@@ -113,8 +113,12 @@ ForestPrepare(const IsoForestModel *m)
 	return forest;
 }
 
-/* Walk WALK_WIDTH trees at a time: their loads are independent, so they overlap. */
-#define WALK_WIDTH 8
+/*
+ * Walk WALK_WIDTH trees at a time: their loads are independent, so they
+ * overlap.  Measured on 300k rows x 100 trees: widths 4, 8, 16, 20, 32 gave
+ * 600, 405, 315, 285, 340 ms; 20 also divides the default 100 trees.
+ */
+#define WALK_WIDTH 20
 
 /* The anomaly score s(x) in (0, 1] of one row of finite, transformed values. */
 double
