@@ -12,7 +12,7 @@
  * samples merge into the sample of their union.
  *
  * Equal rows have equal hashes, so a sample entry is a distinct row with
- * its count.  The counts are exact: a row enters while its hash is at most
+ * its count (tree_build.c turns counts back into a row sample).  The counts are exact: a row enters while its hash is at most
  * the buffer's limit, the limit only falls, so every copy of a row that is
  * still in the sample has been counted (in every partition it occurs in,
  * which is why a merge starts from the smaller of the two limits).
@@ -21,6 +21,10 @@
  * equal rows are merged, and it is cut back to the k smallest, which sets
  * the new limit.  Memory is bounded by n_trees * 2 * sample_size rows plus
  * 2 * calibration_size rows, whatever the table size.
+ *
+ * The calibration sample keeps the calibration_size distinct rows with the
+ * smallest hashes under a hash of its own.  When the table has no more
+ * distinct rows than that, it is the whole table with exact counts.
  */
 #include "postgres.h"
 
@@ -141,9 +145,8 @@ FitStateSetFeatures(FitState *s, int32 n_features)
 
 	Assert(s->n_features == 0);
 	s->n_features = n_features;
-	/* with contamination 'auto' no threshold is computed, so no calibration sample */
 	grown = state_alloc(s, Min(INITIAL_TREE_CAP, 2 * s->sample_size),
-						s->contamination > 0.0 ? Min(INITIAL_CALIB_CAP, 2 * s->calibration_size) : 0);
+						Min(INITIAL_CALIB_CAP, 2 * s->calibration_size));
 	s->n_features = 0;
 	return grown;
 }
@@ -273,7 +276,12 @@ FitStateAddRow(FitState *s, const double *x)
 		append_slot(FitTreeSlots(s, t), &fill[t], slot, ht, x, d);
 	}
 
-	if (s->contamination > 0.0 && hc <= s->calib_limit)
+	/*
+	 * The calibration sample sets a contamination threshold, and while it
+	 * holds every distinct row it also lets the trees draw exact uniform row
+	 * samples.  Without a contamination, once it has been cut it has no use.
+	 */
+	if (s->contamination > 0.0 ? hc <= s->calib_limit : s->calib_limit == PG_UINT64_MAX)
 	{
 		if (s->calib_fill == s->calib_cap)
 		{

@@ -3,9 +3,13 @@
  *		Growing one isolation tree per bottom-k sample (Liu, Ting & Zhou 2008).
  *
  * For each tree:
- *	 1. its sample: the bottom-k distinct rows with their counts.  When no
- *		row repeats this is exactly psi rows; with repeats, psi rows are drawn
- *		from those counts without replacement;
+ *	 1. its sample: psi rows drawn uniformly without replacement.  When the
+ *		calibration sample holds every distinct row with its count (tables of
+ *		up to calibration_size distinct rows), they are drawn from it, exactly
+ *		as from the table.  Otherwise they come from the tree's own bottom-k
+ *		sample of distinct rows: exactly uniform when no row repeats; with
+ *		repeated rows, psi rows are drawn from the sampled rows' counts, which
+ *		is uniform in expectation but noisier for heavily repeated values;
  *	 2. the features it may use: max_features * n_features of them, drawn
  *		without replacement (all of them by default);
  *	 3. depth-first growth to depth ceil(log2 psi): at each node a feature
@@ -43,6 +47,15 @@ typedef struct PendingNode
 	int32		parent;			/* index of the parent node, -1 for the root */
 	bool		is_left;
 } PendingNode;
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
 
 /* The smallest d with 2^d >= max(psi, 2). */
 static int32
@@ -227,6 +240,123 @@ grow_tree(WeightedRow *rows, int32 n, int32 max_depth, const int32 *allowed, int
 }
 
 /*
+ * Every distinct training row with its count, when the calibration sample
+ * holds them all; NULL otherwise.  cumulative[i] counts the rows before entry i.
+ */
+typedef struct ExactPool
+{
+	char	   *slots;
+	int32		n;
+	int64	   *cumulative;		/* n + 1 entries; cumulative[n] = rows */
+} ExactPool;
+
+static ExactPool *
+exact_pool(const FitState *s)
+{
+	Size		slot = FitSlotSize(s->n_features);
+	uint64		limit = s->calib_limit;
+	ExactPool  *pool;
+
+	if (limit != PG_UINT64_MAX)
+		return NULL;
+	pool = palloc(sizeof(ExactPool));
+	pool->slots = palloc(slot * Max(s->calib_fill, 1));
+	memcpy(pool->slots, FitCalibSlots(s), slot * s->calib_fill);
+	pool->n = FitCompact(pool->slots, s->calib_fill, s->n_features, s->calibration_size, &limit);
+	if (limit != PG_UINT64_MAX)
+	{
+		pfree(pool->slots);
+		pfree(pool);
+		return NULL;
+	}
+	pool->cumulative = palloc(sizeof(int64) * ((Size) pool->n + 1));
+	pool->cumulative[0] = 0;
+	for (int32 i = 0; i < pool->n; i++)
+		pool->cumulative[i + 1] = pool->cumulative[i] + SLOT_COUNT(pool->slots + slot * i);
+	Assert(pool->cumulative[pool->n] == s->rows_used);
+	return pool;
+}
+
+/* Add v to an open-addressing set of positions (mask + 1 slots); false if it was there. */
+static bool
+position_set_add(int64 *set, uint32 mask, int64 v)
+{
+	uint32		i = (uint32) FitMix64((uint64) v) & mask;
+
+	while (set[i] >= 0)
+	{
+		if (set[i] == v)
+			return false;
+		i = (i + 1) & mask;
+	}
+	set[i] = v;
+	return true;
+}
+
+/*
+ * Draw psi of the pool's rows uniformly without replacement (Floyd's
+ * algorithm over row positions), setting rows[] to the distinct rows drawn
+ * and their weights; returns how many distinct rows.
+ */
+static int32
+draw_exact(const ExactPool *pool, int32 n_features, int32 psi, Rng *rng, WeightedRow *rows)
+{
+	Size		slot = FitSlotSize(n_features);
+	int64		total = pool->cumulative[pool->n];
+	uint32		size = 1;
+	int64	   *set;
+	int64	   *drawn = palloc(sizeof(int64) * psi);
+	int32		n_drawn = 0;
+	int32		used = 0;
+
+	while (size < 2 * (uint32) psi)
+		size <<= 1;
+	set = palloc(sizeof(int64) * size);
+	memset(set, -1, sizeof(int64) * size);
+	for (int64 j = total - psi; j < total; j++)
+	{
+		int64		t = (int64) rng_below(rng, (uint64) j + 1);
+
+		drawn[n_drawn++] = position_set_add(set, size - 1, t) ? t : j;
+		if (drawn[n_drawn - 1] == j)
+			(void) position_set_add(set, size - 1, j);
+	}
+	/* map each position to the distinct row that holds it */
+	for (int32 k = 0; k < psi; k++)
+	{
+		int32		lo = 0,
+					hi = pool->n - 1;
+
+		while (lo < hi)
+		{
+			int32		mid = lo + (hi - lo + 1) / 2;
+
+			if (pool->cumulative[mid] <= drawn[k])
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		drawn[k] = lo;
+	}
+	/* rows in pool order, so the tree does not depend on the draw order */
+	qsort(drawn, psi, sizeof(int64), int64_cmp);
+	for (int32 k = 0; k < psi; k++)
+	{
+		if (used > 0 && rows[used - 1].x == SLOT_X(pool->slots + slot * drawn[k]))
+			rows[used - 1].weight++;
+		else
+		{
+			rows[used].x = SLOT_X(pool->slots + slot * drawn[k]);
+			rows[used].weight = 1;
+			used++;
+		}
+	}
+	pfree(set);
+	pfree(drawn);
+	return used;
+}
+
+/*
  * Grow every tree of the forest from the state's samples, filling
  * spec->tree_start and spec->nodes.  psi = min(sample_size, rows).
  */
@@ -239,7 +369,8 @@ TreeBuildForest(const FitState *s, int32 psi, IsoForestSpec *spec)
 	int32		n_allowed = Max(1, (int32) (s->max_features * d));
 	int32	   *features = palloc(sizeof(int32) * d);
 	char	   *slots = palloc(slot * Max(s->tree_cap, 1));
-	WeightedRow *rows = palloc(sizeof(WeightedRow) * Max(s->tree_cap, 1));
+	WeightedRow *rows = palloc(sizeof(WeightedRow) * Max(Max(s->tree_cap, psi), 1));
+	ExactPool  *pool = exact_pool(s);
 	Size		max_tree_nodes = 2 * (Size) psi - 1;
 	int32		n_nodes = 0;
 
@@ -247,8 +378,6 @@ TreeBuildForest(const FitState *s, int32 psi, IsoForestSpec *spec)
 	spec->nodes = palloc(sizeof(IsoForestNode) * max_tree_nodes * s->n_trees);
 	for (int32 t = 0; t < s->n_trees; t++)
 	{
-		int32		fill = FitTreeFill(s)[t];
-		uint64		limit = FitTreeLimit(s)[t];
 		Rng			rng;
 		int32		n_rows;
 
@@ -267,9 +396,17 @@ TreeBuildForest(const FitState *s, int32 psi, IsoForestSpec *spec)
 			features[j] = tmp;
 		}
 
-		memcpy(slots, FitTreeSlots(s, t), slot * fill);
-		fill = FitCompact(slots, fill, d, s->sample_size, &limit);
-		n_rows = draw_rows(slots, fill, d, psi, &rng, rows);
+		if (pool != NULL)
+			n_rows = draw_exact(pool, d, psi, &rng, rows);
+		else
+		{
+			int32		fill = FitTreeFill(s)[t];
+			uint64		limit = FitTreeLimit(s)[t];
+
+			memcpy(slots, FitTreeSlots(s, t), slot * fill);
+			fill = FitCompact(slots, fill, d, s->sample_size, &limit);
+			n_rows = draw_rows(slots, fill, d, psi, &rng, rows);
+		}
 
 		spec->tree_start[t] = n_nodes;
 		n_nodes += grow_tree(rows, n_rows, max_depth, features, n_allowed, &rng,
