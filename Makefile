@@ -5,6 +5,10 @@ EXTVERSION = 0.1.0
 
 MODULE_big = isoforest
 OBJS = \
+	src/detect.o \
+	src/feature_parse.o \
+	src/feature_spec.o \
+	src/feature_vector.o \
 	src/features.o \
 	src/fit_agg.o \
 	src/fit_options.o \
@@ -17,6 +21,7 @@ OBJS = \
 	src/model_cache.o \
 	src/model_io.o \
 	src/model_json.o \
+	src/row_features.o \
 	src/score.o \
 	src/threshold.o \
 	src/tree_build.o

@@ -17,6 +17,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "feature_spec.h"
 #include "features.h"
 #include "fit_state.h"
 #include "forest.h"
@@ -69,7 +70,7 @@ isoforest_fit_transfn(PG_FUNCTION_ARGS)
 		if (s->n_names > 0 && s->n_names != n)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("feature_names has %d names but the feature vectors have %d elements",
+					 errmsg("the options declare %d features but the feature vectors have %d elements",
 							s->n_names, n)));
 		if (n > ISOFOREST_MAX_FEATURES)
 			ereport(ERROR,
@@ -112,24 +113,24 @@ isoforest_fit_combinefn(PG_FUNCTION_ARGS)
 									DatumGetFitStateP(PG_GETARG_DATUM(1))));
 }
 
-/* The feature names: the user's, or f1..fN. */
+/* The features: those the options declared, or f1..fN. */
 static IsoForestFeatureSpec *
 feature_specs(const FitState *s)
 {
-	IsoForestFeatureSpec *features = palloc0(sizeof(IsoForestFeatureSpec) * s->n_features);
-	const char *name = FitNames(s);
+	static const JsonReader reader = {ERRCODE_DATA_CORRUPTED, "invalid isoforest.fit_state value"};
+	IsoForestFeatureSpec *features;
+	int32		n;
 
-	for (int f = 0; f < s->n_features; f++)
+	if (s->names_len > 0)
 	{
-		if (s->n_names > 0)
-		{
-			features[f].name = pstrdup(name);
-			name += strlen(name) + 1;
-		}
-		else
-			features[f].name = psprintf("f%d", f + 1);
-		features[f].transform = ISOFOREST_TRANSFORM_NONE;
+		features = FeatureSpecReadText(&reader, FitNames(s), &n);
+		if (n != s->n_features)
+			elog(ERROR, "isoforest.fit_state declares %d features for vectors of %d", n, s->n_features);
+		return features;
 	}
+	features = palloc0(sizeof(IsoForestFeatureSpec) * s->n_features);
+	for (int f = 0; f < s->n_features; f++)
+		features[f].name = psprintf("f%d", f + 1);
 	return features;
 }
 

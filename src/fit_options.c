@@ -11,6 +11,7 @@
 #include "common/hashfn.h"
 #include "utils/jsonb.h"
 
+#include "feature_spec.h"
 #include "fit_state.h"
 #include "json_value.h"
 
@@ -32,26 +33,41 @@ is_auto(const JsonbValue *v)
 		(v->type == jbvString && v->val.string.len == 4 && memcmp(v->val.string.val, "auto", 4) == 0);
 }
 
-/* Read "feature_names": distinct, non-empty strings. */
+/* Check that no feature appears twice, then keep the list as canonical JSON. */
+static void
+set_features(FitOptions *o, IsoForestFeatureSpec *features, int32 n)
+{
+	StringInfoData json;
+
+	for (int32 i = 0; i < n; i++)
+		for (int32 j = 0; j < i; j++)
+			if (strcmp(features[i].name, features[j].name) == 0 &&
+				features[i].transform == features[j].transform)
+				OPTION_ERROR("Feature \"%s\" appears twice.", features[i].name);
+	initStringInfo(&json);
+	FeatureSpecWrite(&json, features, n);
+	o->features_json = json.data;
+	o->n_declared = n;
+}
+
+/* Read "feature_names": non-empty strings, one per array element. */
 static void
 read_names(const JsonbValue *v, FitOptions *o)
 {
 	int32		n;
 	JsonbContainer *arr = JsonReadArray(&reader, v, "feature_names", &n);
+	IsoForestFeatureSpec *features;
 
 	if (n < 1 || n > ISOFOREST_MAX_FEATURES)
 		OPTION_ERROR("\"feature_names\" has %d names; give between 1 and %d.", n, ISOFOREST_MAX_FEATURES);
-	o->n_names = n;
-	o->names = palloc(sizeof(char *) * n);
+	features = palloc0(sizeof(IsoForestFeatureSpec) * n);
 	for (int32 i = 0; i < n; i++)
 	{
-		o->names[i] = JsonReadString(&reader, getIthJsonbValueFromContainer(arr, i), "feature_names[]");
-		if (o->names[i][0] == '\0')
+		features[i].name = JsonReadString(&reader, getIthJsonbValueFromContainer(arr, i), "feature_names[]");
+		if (features[i].name[0] == '\0')
 			OPTION_ERROR("Feature name %d is empty.", i + 1);
-		for (int32 j = 0; j < i; j++)
-			if (strcmp(o->names[i], o->names[j]) == 0)
-				OPTION_ERROR("Feature name \"%s\" appears twice.", o->names[i]);
 	}
+	set_features(o, features, n);
 }
 
 /*
@@ -113,11 +129,18 @@ FitOptionsParse(Jsonb *options, FitOptions *o)
 			}
 			else if (strcmp(key, "feature_names") == 0)
 				read_names(&v, o);
+			else if (strcmp(key, "features") == 0)
+			{
+				int32		n;
+				IsoForestFeatureSpec *features = FeatureSpecRead(&reader, &v, &n);
+
+				set_features(o, features, n);
+			}
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown isoforest.fit option \"%s\"", key),
-						 errhint("Valid options are n_trees, sample_size, max_features, contamination, seed, feature_names and calibration_size.")));
+						 errhint("Valid options are n_trees, sample_size, max_features, contamination, seed, feature_names, features and calibration_size.")));
 		}
 	}
 	if (!o->seeded)

@@ -107,7 +107,6 @@ FitStateCreate(const FitOptions *options)
 {
 	FitState	shape;
 	FitState   *s;
-	char	   *names;
 
 	memset(&shape, 0, sizeof(shape));
 	shape.version = FIT_STATE_VERSION;
@@ -119,21 +118,17 @@ FitStateCreate(const FitOptions *options)
 	shape.seed = options->seed;
 	shape.seeded = options->seeded ? 1 : 0;
 	shape.calib_limit = PG_UINT64_MAX;
-	shape.n_names = options->n_names;
-	for (int i = 0; i < options->n_names; i++)
-		shape.names_len += strlen(options->names[i]) + 1;
+	shape.n_names = options->n_declared;
+	if (options->features_json != NULL)
+		shape.names_len = strlen(options->features_json) + 1;
 
 	s = palloc0(FitStateSize(&shape));
 	*s = shape;
 	SET_VARSIZE(s, FitStateSize(s));
 	for (int32 t = 0; t < s->n_trees; t++)
 		FitTreeLimit(s)[t] = PG_UINT64_MAX;
-	names = FitNames(s);
-	for (int i = 0; i < options->n_names; i++)
-	{
-		strcpy(names, options->names[i]);
-		names += strlen(names) + 1;
-	}
+	if (options->features_json != NULL)
+		strcpy(FitNames(s), options->features_json);
 	return s;
 }
 
@@ -393,7 +388,6 @@ void
 FitStateValidate(const FitState *s, Size size, int sqlstate)
 {
 	const char *names;
-	const char *end;
 
 	if (size < sizeof(FitState) || s->version != FIT_STATE_VERSION || s->flags != 0)
 		INVALID_STATE("Wrong size or version.");
@@ -421,17 +415,10 @@ FitStateValidate(const FitState *s, Size size, int sqlstate)
 	}
 	validate_buffer(FitCalibSlots(s), s->calib_fill, s->n_features, s->calib_limit, sqlstate);
 	names = FitNames(s);
-	end = names + s->names_len;
-	for (int32 i = 0; i < s->n_names; i++)
-	{
-		const char *nul = memchr(names, '\0', end - names);
-
-		if (nul == NULL || nul == names)
-			INVALID_STATE("Feature names are empty or unterminated.");
-		names = nul + 1;
-	}
-	if (names != end || (s->n_names > 0 && s->n_features > 0 && s->n_names != s->n_features))
-		INVALID_STATE("Feature names do not match the features.");
+	if ((s->names_len > 0) != (s->n_names > 0) ||
+		(s->names_len > 0 && memchr(names, '\0', s->names_len) != names + s->names_len - 1) ||
+		(s->n_names > 0 && s->n_features > 0 && s->n_names != s->n_features))
+		INVALID_STATE("The declared features do not match the features.");
 }
 
 /* Write every field of a buffer in network byte order. */

@@ -23,8 +23,8 @@ typedef struct FitOptions
 	float8		contamination;	/* 0 = 'auto' */
 	int64		seed;
 	bool		seeded;
-	int32		n_names;		/* 0 = names f1..fN */
-	char	  **names;
+	int32		n_declared;		/* features declared by the options; 0 = f1..fN */
+	char	   *features_json;	/* their JSON (names, transforms, labels), or NULL */
 } FitOptions;
 
 /*
@@ -33,7 +33,7 @@ typedef struct FitOptions
  *	 uint64 tree_limit[n_trees]		a row enters a tree only if its hash <= this
  *	 slot	trees[n_trees][tree_cap]
  *	 slot	calibration[calib_cap]
- *	 char	names[names_len]		n_names NUL-terminated feature names
+ *	 char	features[names_len]		the declared features' JSON, NUL-terminated
  * A slot is {uint64 hash; int64 count; float8 x[n_features]}.
  */
 typedef struct FitState
@@ -48,8 +48,8 @@ typedef struct FitState
 	int32		tree_cap;		/* slots per tree buffer (grows to 2 * sample_size) */
 	int32		calib_cap;		/* calibration slots (grows to 2 * calibration_size) */
 	int32		calib_fill;
-	int32		names_len;
-	int32		n_names;
+	int32		names_len;		/* bytes of the declared features' JSON, 0 if none */
+	int32		n_names;		/* how many features it declares */
 	int32		seeded;
 	float8		max_features;
 	float8		contamination;

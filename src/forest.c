@@ -93,11 +93,26 @@ ForestPrepare(const IsoForestModel *m)
 	forest->nodes = palloc(sizeof(ForestNode) * (Size) m->n_nodes);
 	forest->path_length = palloc(sizeof(float8) * (Size) m->n_nodes);
 	forest->transforms = palloc(sizeof(int32) * m->n_features);
+	forest->features = palloc0(sizeof(IsoForestFeatureSpec) * m->n_features);
+	forest->cxt = CurrentMemoryContext;
 	for (int f = 0; f < m->n_features; f++)
 	{
+		const char *label = IsoForestPool(m) + features[f].labels;
+		IsoForestFeatureSpec *spec = &forest->features[f];
+
 		forest->transforms[f] = features[f].transform;
 		if (features[f].transform == ISOFOREST_TRANSFORM_LABEL)
 			forest->has_labels = true;
+		/* copies: the model may be freed once it is prepared */
+		spec->name = pstrdup(IsoForestPool(m) + features[f].name);
+		spec->transform = features[f].transform;
+		spec->n_labels = features[f].n_labels;
+		spec->labels = palloc(sizeof(char *) * (spec->n_labels + 1));
+		for (int32 i = 0; i < spec->n_labels; i++)
+		{
+			spec->labels[i] = pstrdup(label);
+			label += strlen(label) + 1;
+		}
 	}
 	for (int t = 0; t < m->n_trees; t++)
 	{

@@ -33,6 +33,9 @@ typedef struct Forest
 	float8	   *path_length;	/* per leaf: its depth plus c(leaf size) */
 	int32	   *transforms;		/* per feature, IsoForestTransform */
 	bool		has_labels;		/* some feature is label(): array input cannot feed it */
+	IsoForestFeatureSpec *features; /* names, transforms and label dictionaries */
+	MemoryContext cxt;			/* the context holding this forest */
+	struct RowFeatureMap *row_map;	/* the last row type mapped to the features */
 } Forest;
 
 extern double IsoForestAveragePathLength(double n);

@@ -220,8 +220,9 @@ validate_header(const IsoForestModel *m, Size size, int sqlstate)
 		if (pool[ft->name] == '\0')
 			INVALID_MODEL("Feature %d has an empty name.", f + 1);
 		for (int g = 0; g < f; g++)
-			if (strcmp(pool + features[g].name, pool + ft->name) == 0)
-				INVALID_MODEL("Feature name \"%s\" appears twice.", pool + ft->name);
+			if (strcmp(pool + features[g].name, pool + ft->name) == 0 &&
+				features[g].transform == ft->transform)
+				INVALID_MODEL("Feature \"%s\" appears twice with the same transform.", pool + ft->name);
 		off = ft->labels;
 		for (int i = 0; i < ft->n_labels; i++)
 		{

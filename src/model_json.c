@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "feature_spec.h"
 #include "json_value.h"
 
 /* Append a double in its shortest exact decimal form. */
@@ -88,35 +89,10 @@ append_node_column(StringInfo out, const char *key, const IsoForestNode *nodes, 
 void
 IsoForestWriteJson(StringInfo out, const IsoForestModel *m, bool with_trees)
 {
-	const IsoForestFeature *features = IsoForestFeatures(m);
-	const char *pool = IsoForestPool(m);
-
-	appendStringInfo(out, "{\"format\":%d,\"n_features\":%d,\"features\":[",
+	appendStringInfo(out, "{\"format\":%d,\"n_features\":%d,\"features\":",
 					 m->version, m->n_features);
-	for (int f = 0; f < m->n_features; f++)
-	{
-		const IsoForestFeature *ft = &features[f];
-
-		appendStringInfoString(out, f > 0 ? ",{\"name\":" : "{\"name\":");
-		escape_json(out, pool + ft->name);
-		appendStringInfo(out, ",\"transform\":\"%s\"", IsoForestTransformName(ft->transform));
-		if (ft->transform == ISOFOREST_TRANSFORM_LABEL)
-		{
-			const char *label = pool + ft->labels;
-
-			appendStringInfoString(out, ",\"labels\":[");
-			for (int i = 0; i < ft->n_labels; i++)
-			{
-				if (i > 0)
-					appendStringInfoChar(out, ',');
-				escape_json(out, label);
-				label += strlen(label) + 1;
-			}
-			appendStringInfoChar(out, ']');
-		}
-		appendStringInfoChar(out, '}');
-	}
-	appendStringInfo(out, "],\"n_trees\":%d,\"sample_size\":%d,\"psi\":%d,\"max_features\":",
+	FeatureSpecWrite(out, FeatureSpecFromModel(m), m->n_features);
+	appendStringInfo(out, ",\"n_trees\":%d,\"sample_size\":%d,\"psi\":%d,\"max_features\":",
 					 m->n_trees, m->sample_size, m->psi);
 	append_double(out, m->max_features);
 	appendStringInfoString(out, ",\"contamination\":");
@@ -185,53 +161,6 @@ static JsonbValue *
 array_element(JsonbContainer *c, int32 i)
 {
 	return getIthJsonbValueFromContainer(c, (uint32) i);
-}
-
-/* Read the "features" array. */
-static IsoForestFeatureSpec *
-read_features(const JsonbValue *v, int32 *n_features)
-{
-	JsonbContainer *arr = get_array(v, "features", n_features);
-	IsoForestFeatureSpec *features;
-
-	if (*n_features < 1 || *n_features > ISOFOREST_MAX_FEATURES)
-		BAD_TEXT("\"features\" has %d entries; a model has between 1 and %d.",
-				 *n_features, ISOFOREST_MAX_FEATURES);
-	features = palloc0(sizeof(IsoForestFeatureSpec) * *n_features);
-	for (int32 f = 0; f < *n_features; f++)
-	{
-		JsonbContainer *obj = get_object(array_element(arr, f), "features[]");
-		JsonbValue *name = getKeyJsonValueFromContainer(obj, "name", 4, NULL);
-		JsonbValue *transform = getKeyJsonValueFromContainer(obj, "transform", 9, NULL);
-		JsonbValue *labels = getKeyJsonValueFromContainer(obj, "labels", 6, NULL);
-		int			expected = 1 + (transform != NULL) + (labels != NULL);
-
-		if (name == NULL)
-			BAD_TEXT("Feature %d has no \"name\".", f + 1);
-		if ((int) JsonContainerSize(obj) != expected)
-			BAD_TEXT("Feature %d has keys other than \"name\", \"transform\" and \"labels\".", f + 1);
-		features[f].name = get_string(name, "name");
-		features[f].transform = ISOFOREST_TRANSFORM_NONE;
-		if (transform != NULL)
-		{
-			char	   *tname = get_string(transform, "transform");
-
-			features[f].transform = IsoForestTransformFromName(tname);
-			if (features[f].transform < 0)
-				BAD_TEXT("Feature %d has unknown transform \"%s\".", f + 1, tname);
-		}
-		if (labels != NULL)
-		{
-			JsonbContainer *larr = get_array(labels, "labels", &features[f].n_labels);
-
-			if (features[f].n_labels > ISOFOREST_MAX_LABELS)
-				BAD_TEXT("Feature %d has more than %d labels.", f + 1, ISOFOREST_MAX_LABELS);
-			features[f].labels = palloc(sizeof(char *) * (features[f].n_labels + 1));
-			for (int32 i = 0; i < features[f].n_labels; i++)
-				features[f].labels[i] = get_string(array_element(larr, i), "labels[]");
-		}
-	}
-	return features;
 }
 
 /* Read one node column of a tree into nodes[0..n-1]. */
@@ -373,7 +302,7 @@ IsoForestReadJson(const char *text)
 			n_features = get_int(&v, key, 1, ISOFOREST_MAX_FEATURES);
 		else if (strcmp(key, "features") == 0)
 		{
-			spec.features = read_features(&v, &h->n_features);
+			spec.features = FeatureSpecRead(&reader, &v, &h->n_features);
 			have_features = true;
 		}
 		else if (strcmp(key, "n_trees") == 0)
