@@ -39,10 +39,10 @@ FROM (SELECT k, m AS m2, isoforest.score(m, ARRAY[1.5, -0.5]) AS s FROM two_mode
 
 -- NULL, NaN and Infinity give NULL; so does a NULL model or array
 SELECT isoforest.score(m, ARRAY[1.0, NULL]) IS NULL AS null_element,
-       isoforest.score(m, '{NaN,1}') IS NULL AS nan,
-       isoforest.decision(m, '{Infinity,1}') IS NULL AS inf,
-       isoforest.is_anomaly(m, '{1,-Infinity}') IS NULL AS minus_inf,
-       isoforest.score(m, NULL) IS NULL AS null_array
+       isoforest.score(m, '{NaN,1}'::float8[]) IS NULL AS nan,
+       isoforest.decision(m, '{Infinity,1}'::float8[]) IS NULL AS inf,
+       isoforest.is_anomaly(m, '{1,-Infinity}'::float8[]) IS NULL AS minus_inf,
+       isoforest.score(m, NULL::float8[]) IS NULL AS null_array
 FROM score_model;
 
 -- wrong shapes: ERROR 22023 with both lengths
@@ -51,7 +51,7 @@ SELECT isoforest.score(m, ARRAY[1.0]) FROM score_model;
 \set VERBOSITY default
 SELECT isoforest.score(m, ARRAY[1.0]) FROM score_model;
 SELECT isoforest.score(m, ARRAY[1.0, 2.0, 3.0]) FROM score_model;
-SELECT isoforest.decision(m, '{}') FROM score_model;
+SELECT isoforest.decision(m, '{}'::float8[]) FROM score_model;
 SELECT isoforest.is_anomaly(m, ARRAY[[1.0, 2.0]]) FROM score_model;
 
 -- usable where IMMUTABLE is required: an index expression and UPDATE ... SET

@@ -5,7 +5,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 
 CREATE TEMP VIEW ext_functions AS
 SELECT p.oid, p.oid::regprocedure::text AS signature, p.prokind, p.provolatile, p.proisstrict,
@@ -14,24 +14,38 @@ FROM pg_proc p
 JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'isoforest';
 
-SELECT cmp_ok((SELECT count(*) FROM ext_functions), '>=', 18::bigint, 'the extension owns its functions');
+SELECT cmp_ok((SELECT count(*) FROM ext_functions), '>=', 29::bigint, 'the extension owns its functions');
 
 SELECT is_empty($$SELECT signature FROM ext_functions WHERE obj_description(oid, 'pg_proc') IS NULL$$,
                 'every function and aggregate has a COMMENT');
 
-SELECT is_empty($$SELECT signature FROM ext_functions WHERE proparallel <> 's'$$,
-                'every function is PARALLEL SAFE');
+-- functions that read the registry or run DDL are the only ones allowed other markings
+CREATE TEMP VIEW registry_functions AS
+SELECT unnest(ARRAY['isoforest.train', 'isoforest.detect', 'isoforest.materialize', 'isoforest.refresh',
+                    'isoforest.overlap', 'isoforest.histogram']) AS fname;
+
+SELECT is_empty($$SELECT signature FROM ext_functions
+                  WHERE proparallel <> 's' AND split_part(signature, '(', 1) NOT IN (SELECT fname FROM registry_functions)$$,
+                'every function but the registry ones is PARALLEL SAFE');
 
 SELECT is_empty($$SELECT signature FROM ext_functions WHERE prosecdef$$,
                 'no function is SECURITY DEFINER');
 
-SELECT is_empty($$SELECT signature FROM ext_functions WHERE provolatile <> 'i'$$,
-                'every function is IMMUTABLE (a model is a value: scoring depends only on its arguments)');
+SELECT is_empty($$SELECT signature FROM ext_functions
+                  WHERE provolatile <> 'i' AND split_part(signature, '(', 1) NOT IN (SELECT fname FROM registry_functions)$$,
+                'every function but the registry ones is IMMUTABLE (a model is a value)');
+SELECT results_eq($$SELECT split_part(signature, '(', 1), provolatile::text, proparallel::text FROM ext_functions
+                    WHERE split_part(signature, '(', 1) IN (SELECT fname FROM registry_functions) ORDER BY 1$$,
+                  $$VALUES ('isoforest.detect', 's', 'r'), ('isoforest.histogram', 's', 'u'),
+                           ('isoforest.materialize', 'v', 'u'), ('isoforest.overlap', 's', 'u'),
+                           ('isoforest.refresh', 'v', 'u'), ('isoforest.train', 'v', 'u')$$,
+                  'registry functions: detect STABLE PARALLEL RESTRICTED, overlap/histogram STABLE, DDL ones VOLATILE');
 
 SELECT is_empty($$SELECT signature FROM ext_functions
                   WHERE prokind = 'f' AND NOT proisstrict
-                    AND signature NOT LIKE 'isoforest.fit\_%fn(%'$$,
-                'every non-aggregate-support function is STRICT');
+                    AND signature NOT LIKE 'isoforest.fit\_%fn(%'
+                    AND split_part(signature, '(', 1) NOT IN (SELECT fname FROM registry_functions)$$,
+                'every function but the aggregate support and registry ones is STRICT (those check NULLs themselves)');
 
 SELECT is_empty($$SELECT signature FROM ext_functions
                   WHERE proisstrict AND signature LIKE 'isoforest.fit\_%fn(%'$$,
