@@ -331,7 +331,7 @@ BEGIN
                count(*) FILTER (WHERE v IS NULL OR array_position(v, NULL) IS NOT NULL),
                count(*) FILTER (WHERE array_position(v, NULL) IS NULL
                                   AND ('NaN' = ANY (v) OR 'Infinity' = ANY (v) OR '-Infinity' = ANY (v)))
-        FROM (SELECT isoforest.feature_vector($1, t) AS v FROM %s AS t) s$q$, source)
+        FROM (SELECT isoforest.feature_vector($1, t.*) AS v FROM %s AS t) s$q$, source)
         USING spec, options INTO m, n_total, n_null, n_nonfinite;
 
     n_used := coalesce((isoforest.info(m)->>'rows_used')::bigint, 0);
@@ -407,8 +407,8 @@ BEGIN
     EXECUTE format($v$
         CREATE MATERIALIZED VIEW %s AS
         SELECT t.*,
-               isoforest.score(m.model, t) AS anomaly_score,
-               isoforest.is_anomaly(m.model, t)::int AS anomaly
+               isoforest.score(m.model, t.*) AS anomaly_score,
+               isoforest.is_anomaly(m.model, t.*)::int AS anomaly
         FROM %s AS t,
              (SELECT mo.model FROM isoforest.models mo WHERE mo.name = %L) AS m$v$,
         qualified, reg.source, name);
@@ -480,7 +480,7 @@ BEGIN
     -- the top fraction: values at or above the (1 - top_fraction) quantile (linear, as pandas)
     RETURN QUERY EXECUTE format($q$
         WITH scored AS (
-            SELECT isoforest.is_anomaly(m.model, t) AS a, t.%1$I::float8 AS v
+            SELECT isoforest.is_anomaly(m.model, t.*) AS a, t.%1$I::float8 AS v
             FROM %2$s AS t, (SELECT mo.model FROM isoforest.models mo WHERE mo.name = $1) AS m),
         cut AS (SELECT percentile_cont(1 - $2) WITHIN GROUP (ORDER BY v) AS c FROM scored)
         SELECT count(*) FILTER (WHERE a AND v >= c), count(*) FILTER (WHERE a AND NOT v >= c),
@@ -512,7 +512,7 @@ BEGIN
     END IF;
     RETURN QUERY EXECUTE format($q$
         WITH scored AS (
-            SELECT isoforest.is_anomaly(m.model, t) AS a, t.%1$I::float8 AS v
+            SELECT isoforest.is_anomaly(m.model, t.*) AS a, t.%1$I::float8 AS v
             FROM %2$s AS t, (SELECT mo.model FROM isoforest.models mo WHERE mo.name = $1) AS m),
         valid AS (SELECT * FROM scored WHERE a IS NOT NULL AND v IS NOT NULL),
         bounds AS (SELECT min(v) AS lo, max(v) AS hi,

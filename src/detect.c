@@ -108,14 +108,19 @@ isoforest_detect(PG_FUNCTION_ARGS)
 	}
 
 	initStringInfo(&query);
-	appendStringInfo(&query, "SELECT %s, t FROM %s AS t",
-					 reg.key ? psprintf("(t.%s)::text", quote_identifier(reg.key)) : "NULL::text",
+	appendStringInfo(&query, "SELECT %s, isoforest_row FROM %s AS isoforest_row",
+					 reg.key ? psprintf("(isoforest_row.%s)::text", quote_identifier(reg.key)) : "NULL::text",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
 												get_rel_name(source)));
 	plan = SPI_prepare(query.data, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", query.data, SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	/* a column named like the alias would be read instead of the row: refuse it */
+	if (SPI_gettypeid(portal->tupDesc, 2) != get_rel_type_id(source))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_COLUMN),
+				 errmsg("relation %s has a column named \"isoforest_row\"", get_rel_name(source))));
 
 	batch_cxt = AllocSetContextCreate(call_cxt, "isoforest detect batch", ALLOCSET_DEFAULT_SIZES);
 	for (;;)

@@ -146,6 +146,8 @@ isoforest_fit_finalfn(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	s = DatumGetFitStateP(PG_GETARG_DATUM(0));
+	/* the final function may be called directly on any state: trust none */
+	FitStateValidate(s, VARSIZE(s), ERRCODE_DATA_CORRUPTED);
 	if (s->rows_used == 0)
 		PG_RETURN_NULL();
 

@@ -15,8 +15,6 @@
 #include "fit_state.h"
 #include "json_value.h"
 
-#define MAX_CALIBRATION_SIZE 10000000
-
 static const JsonReader reader = {
 	ERRCODE_INVALID_PARAMETER_VALUE, "invalid isoforest.fit option"
 };
@@ -40,10 +38,19 @@ set_features(FitOptions *o, IsoForestFeatureSpec *features, int32 n)
 	StringInfoData json;
 
 	for (int32 i = 0; i < n; i++)
+	{
+		if (strlen(features[i].name) >= NAMEDATALEN)
+			OPTION_ERROR("Feature name \"%s\" is longer than %d bytes.", features[i].name, NAMEDATALEN - 1);
+		if (features[i].n_labels > 0 && features[i].transform != ISOFOREST_TRANSFORM_LABEL)
+			OPTION_ERROR("Feature \"%s\" has labels but is not label().", features[i].name);
+		for (int32 k = 1; k < features[i].n_labels; k++)
+			if (strcmp(features[i].labels[k - 1], features[i].labels[k]) >= 0)
+				OPTION_ERROR("The labels of feature \"%s\" are not sorted and distinct.", features[i].name);
 		for (int32 j = 0; j < i; j++)
 			if (strcmp(features[i].name, features[j].name) == 0 &&
 				features[i].transform == features[j].transform)
 				OPTION_ERROR("Feature \"%s\" appears twice.", features[i].name);
+	}
 	initStringInfo(&json);
 	FeatureSpecWrite(&json, features, n);
 	o->features_json = json.data;
@@ -105,7 +112,7 @@ FitOptionsParse(Jsonb *options, FitOptions *o)
 			else if (strcmp(key, "sample_size") == 0)
 				o->sample_size = (int32) JsonReadInt(&reader, &v, key, 2, ISOFOREST_MAX_SAMPLE);
 			else if (strcmp(key, "calibration_size") == 0)
-				o->calibration_size = (int32) JsonReadInt(&reader, &v, key, 1, MAX_CALIBRATION_SIZE);
+				o->calibration_size = (int32) JsonReadInt(&reader, &v, key, 1, FIT_MAX_CALIBRATION);
 			else if (strcmp(key, "max_features") == 0)
 			{
 				o->max_features = JsonReadDouble(&reader, &v, key);

@@ -91,10 +91,19 @@ state_alloc(const FitState *src, int32 tree_cap, int32 calib_cap)
 	memset(s, 0, FitTreesOffset(&shape));
 	*s = shape;
 	SET_VARSIZE(s, FitStateSize(s));
-	memcpy(FitTreeFill(s), FitTreeFill(src), sizeof(int32) * src->n_trees);
 	memcpy(FitTreeLimit(s), FitTreeLimit(src), sizeof(uint64) * src->n_trees);
-	for (int32 t = 0; t < src->n_trees && src->tree_cap > 0; t++)
-		memcpy(FitTreeSlots(s, t), FitTreeSlots(src, t), slot * FitTreeFill(src)[t]);
+	if (tree_cap == 0)
+		memset(FitTreeFill(s), 0, sizeof(int32) * src->n_trees);	/* no tree samples */
+	else
+	{
+		memcpy(FitTreeFill(s), FitTreeFill(src), sizeof(int32) * src->n_trees);
+		for (int32 t = 0; t < src->n_trees && src->tree_cap > 0; t++)
+		{
+			Assert(FitTreeFill(src)[t] <= tree_cap);
+			memcpy(FitTreeSlots(s, t), FitTreeSlots(src, t), slot * FitTreeFill(src)[t]);
+		}
+	}
+	Assert(src->calib_fill <= calib_cap);
 	if (src->calib_fill > 0)
 		memcpy(FitCalibSlots(s), FitCalibSlots(src), slot * src->calib_fill);
 	memcpy(FitNames(s), FitNames(src), src->names_len);
@@ -140,8 +149,8 @@ FitStateSetFeatures(FitState *s, int32 n_features)
 
 	Assert(s->n_features == 0);
 	s->n_features = n_features;
-	grown = state_alloc(s, Min(INITIAL_TREE_CAP, 2 * s->sample_size),
-						Min(INITIAL_CALIB_CAP, 2 * s->calibration_size));
+	/* the trees start with no samples of their own: see trees_start */
+	grown = state_alloc(s, 0, Min(INITIAL_CALIB_CAP, 2 * s->calibration_size));
 	s->n_features = 0;
 	return grown;
 }
@@ -235,6 +244,67 @@ append_slot(char *slots, int32 *fill, Size slot, uint64 hash, const double *x, i
 	memcpy(SLOT_X(dst), x, sizeof(double) * n_features);
 }
 
+/* Insert a sample entry into tree t's buffer, if its hash is under the limit. */
+static FitState *
+tree_insert(FitState *s, int32 t, uint64 ht, int64 count, const double *x)
+{
+	int32		d = s->n_features;
+
+	if (ht > FitTreeLimit(s)[t])
+		return s;
+	if (FitTreeFill(s)[t] == s->tree_cap)
+	{
+		if (s->tree_cap < 2 * s->sample_size)
+			s = state_alloc(s, Min(Max(2 * s->tree_cap, INITIAL_TREE_CAP), 2 * s->sample_size),
+							s->calib_cap);
+		else
+			FitTreeFill(s)[t] = FitCompact(FitTreeSlots(s, t), FitTreeFill(s)[t], d, s->sample_size,
+										   &FitTreeLimit(s)[t]);
+		if (ht > FitTreeLimit(s)[t])
+			return s;
+	}
+	append_slot(FitTreeSlots(s, t), &FitTreeFill(s)[t], FitSlotSize(d), ht, x, d);
+	SLOT_COUNT(FitTreeSlots(s, t) + FitSlotSize(d) * (FitTreeFill(s)[t] - 1)) = count;
+	return s;
+}
+
+/* Offer a distinct row (with its calibration hash and count) to every tree. */
+static FitState *
+trees_add(FitState *s, uint64 hc, int64 count, const double *x)
+{
+	for (int32 t = 0; t < s->n_trees; t++)
+		s = tree_insert(s, t, FitMix64(hc + (uint64) (t + 1) * GOLDEN_GAMMA), count, x);
+	return s;
+}
+
+/*
+ * Start the per-tree samples from n calibration entries that hold every
+ * distinct row seen so far.  Until then the calibration sample alone
+ * represents the rows exactly, so the trees need no samples of their own;
+ * this keeps memory near the table's size for small tables and groups.
+ */
+static FitState *
+trees_start(FitState *s, const char *entries, int32 n)
+{
+	Size		slot = FitSlotSize(s->n_features);
+	char	   *copy = palloc(slot * Max(n, 1));
+
+	Assert(s->tree_cap == 0);
+	memcpy(copy, entries, slot * n);	/* entries may sit in s, which grows */
+	s = state_alloc(s, Min(INITIAL_TREE_CAP, 2 * s->sample_size), s->calib_cap);
+	for (int32 i = 0; i < n; i++)
+		s = trees_add(s, SLOT_HASH(copy + slot * i), SLOT_COUNT(copy + slot * i), SLOT_X(copy + slot * i));
+	pfree(copy);
+	return s;
+}
+
+/* Is the calibration sample still every distinct row? (The trees start when it is not.) */
+static inline bool
+calib_is_exact(const FitState *s)
+{
+	return s->tree_cap == 0;
+}
+
 /*
  * Add one usable row.  Returns the state, which is a new allocation when a
  * buffer had to grow (the old one is then no longer used).
@@ -243,52 +313,40 @@ FitState *
 FitStateAddRow(FitState *s, const double *x)
 {
 	int32		d = s->n_features;
-	Size		slot = FitSlotSize(d);
-	uint64		h = row_hash(x, d, (uint64) s->seed);
-	uint64		hc = FitMix64(h);
-	int32	   *fill = FitTreeFill(s);
-	uint64	   *limit = FitTreeLimit(s);
-
-	for (int32 t = 0; t < s->n_trees; t++)
-	{
-		uint64		ht = FitMix64(h + (uint64) (t + 1) * GOLDEN_GAMMA);
-
-		if (ht > limit[t])
-			continue;
-		if (fill[t] == s->tree_cap)
-		{
-			if (s->tree_cap < 2 * s->sample_size)
-			{
-				s = state_alloc(s, Min(2 * s->tree_cap, 2 * s->sample_size), s->calib_cap);
-				fill = FitTreeFill(s);
-				limit = FitTreeLimit(s);
-			}
-			else
-				fill[t] = FitCompact(FitTreeSlots(s, t), fill[t], d, s->sample_size, &limit[t]);
-			if (ht > limit[t])
-				continue;
-		}
-		append_slot(FitTreeSlots(s, t), &fill[t], slot, ht, x, d);
-	}
+	uint64		hc = FitMix64(row_hash(x, d, (uint64) s->seed));
 
 	/*
 	 * The calibration sample sets a contamination threshold, and while it
-	 * holds every distinct row it also lets the trees draw exact uniform row
-	 * samples.  Without a contamination, once it has been cut it has no use.
+	 * holds every distinct row it is also the trees' sample.  Without a
+	 * contamination, once the trees have their own samples it has no use.
 	 */
-	if (s->contamination > 0.0 ? hc <= s->calib_limit : s->calib_limit == PG_UINT64_MAX)
+	if (s->contamination > 0.0 ? hc <= s->calib_limit : calib_is_exact(s))
 	{
 		if (s->calib_fill == s->calib_cap)
 		{
 			if (s->calib_cap < 2 * s->calibration_size)
-				s = state_alloc(s, s->tree_cap, Min(2 * s->calib_cap, 2 * s->calibration_size));
+				s = state_alloc(s, s->tree_cap, Min(Max(2 * s->calib_cap, INITIAL_CALIB_CAP), 2 * s->calibration_size));
 			else
-				s->calib_fill = FitCompact(FitCalibSlots(s), s->calib_fill, d,
-										   s->calibration_size, &s->calib_limit);
+			{
+				if (calib_is_exact(s))
+				{
+					/* merge repeats; more distinct rows than it keeps: start the trees */
+					uint64		all = PG_UINT64_MAX;
+
+					s->calib_fill = FitCompact(FitCalibSlots(s), s->calib_fill, d, PG_INT32_MAX, &all);
+					if (s->calib_fill > s->calibration_size)
+						s = trees_start(s, FitCalibSlots(s), s->calib_fill);
+				}
+				if (s->calib_fill == s->calib_cap || !calib_is_exact(s))
+					s->calib_fill = FitCompact(FitCalibSlots(s), s->calib_fill, d,
+											   s->calibration_size, &s->calib_limit);
+			}
 		}
-		if (hc <= s->calib_limit)
-			append_slot(FitCalibSlots(s), &s->calib_fill, slot, hc, x, d);
+		if (s->contamination > 0.0 ? hc <= s->calib_limit : calib_is_exact(s))
+			append_slot(FitCalibSlots(s), &s->calib_fill, FitSlotSize(d), hc, x, d);
 	}
+	if (!calib_is_exact(s))
+		s = trees_add(s, hc, 1, x);
 	s->rows_used++;
 	return s;
 }
@@ -309,7 +367,7 @@ merge_buffers(char *dst, const char *a, int32 fa, uint64 la, const char *b, int3
 			  int32 n_features, int32 keep, uint64 *limit)
 {
 	Size		slot = FitSlotSize(n_features);
-	char	   *scratch = palloc(slot * ((Size) fa + fb));
+	char	   *scratch = palloc_extended(slot * ((Size) fa + fb) + 1, MCXT_ALLOC_HUGE);
 	int32		n;
 
 	memcpy(scratch, a, slot * fa);
@@ -325,6 +383,7 @@ merge_buffers(char *dst, const char *a, int32 fa, uint64 la, const char *b, int3
 FitState *
 FitStateMerge(const FitState *a, const FitState *b)
 {
+	Size		slot;
 	FitState   *s;
 
 	if (!same_options(a, b))
@@ -345,14 +404,58 @@ FitStateMerge(const FitState *a, const FitState *b)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("feature vectors have %d and %d elements", a->n_features, b->n_features)));
+	slot = FitSlotSize(a->n_features);
 
-	s = state_alloc(a, Min(2 * a->sample_size, a->tree_cap + b->tree_cap),
-					Min(2 * a->calibration_size, a->calib_cap + b->calib_cap));
+	/* the calibration samples: both sides under the smaller limit, cut to calibration_size */
+	s = state_alloc(a, 0, Min(2 * a->calibration_size, Max(a->calib_cap + b->calib_cap, 1)));
 	for (int32 t = 0; t < s->n_trees; t++)
-		FitTreeFill(s)[t] = merge_buffers(FitTreeSlots(s, t),
-										  FitTreeSlots(a, t), FitTreeFill(a)[t], FitTreeLimit(a)[t],
-										  FitTreeSlots(b, t), FitTreeFill(b)[t], FitTreeLimit(b)[t],
-										  s->n_features, s->sample_size, &FitTreeLimit(s)[t]);
+	{
+		FitTreeFill(s)[t] = 0;
+		FitTreeLimit(s)[t] = PG_UINT64_MAX;
+	}
+	if (calib_is_exact(a) && calib_is_exact(b))
+	{
+		/* every distinct row of both sides: the trees start only if there are too many */
+		uint64		all = PG_UINT64_MAX;
+		char	   *both = palloc(slot * Max(a->calib_fill + b->calib_fill, 1));
+		int32		n;
+
+		memcpy(both, FitCalibSlots(a), slot * a->calib_fill);
+		memcpy(both + slot * a->calib_fill, FitCalibSlots(b), slot * b->calib_fill);
+		n = FitCompact(both, a->calib_fill + b->calib_fill, a->n_features, PG_INT32_MAX, &all);
+		if (n > a->calibration_size)
+			s = trees_start(s, both, n);
+		pfree(both);
+	}
+	else
+	{
+		/* each side's tree samples, or every distinct row of a side that has none */
+		s = trees_start(s, NULL, 0);
+		for (int32 t = 0; t < s->n_trees; t++)
+			FitTreeLimit(s)[t] = Min(calib_is_exact(a) ? PG_UINT64_MAX : FitTreeLimit(a)[t],
+									 calib_is_exact(b) ? PG_UINT64_MAX : FitTreeLimit(b)[t]);
+		for (int side = 0; side < 2; side++)
+		{
+			const FitState *src = side == 0 ? a : b;
+
+			if (calib_is_exact(src))
+				for (int32 i = 0; i < src->calib_fill; i++)
+				{
+					const char *e = FitCalibSlots(src) + slot * i;
+
+					s = trees_add(s, SLOT_HASH((char *) e), SLOT_COUNT((char *) e), SLOT_X((char *) e));
+				}
+			else
+				for (int32 t = 0; t < s->n_trees; t++)
+					for (int32 i = 0; i < FitTreeFill(src)[t]; i++)
+					{
+						const char *e = FitTreeSlots(src, t) + slot * i;
+
+						s = tree_insert(s, t, SLOT_HASH((char *) e), SLOT_COUNT((char *) e),
+										SLOT_X((char *) e));
+					}
+		}
+	}
 	s->calib_fill = merge_buffers(FitCalibSlots(s),
 								  FitCalibSlots(a), a->calib_fill, a->calib_limit,
 								  FitCalibSlots(b), b->calib_fill, b->calib_limit,
@@ -383,37 +486,81 @@ validate_buffer(const char *slots, int32 fill, int32 n_features, uint64 limit, i
 	}
 }
 
-/* Reject a state whose counts, sizes or entries are inconsistent. */
-void
-FitStateValidate(const FitState *s, Size size, int sqlstate)
+/* Check the header alone: counts, capacities and options in range. */
+static void
+validate_shape(const FitState *s, int sqlstate)
 {
-	const char *names;
-
-	if (size < sizeof(FitState) || s->version != FIT_STATE_VERSION || s->flags != 0)
-		INVALID_STATE("Wrong size or version.");
+	if (s->version != FIT_STATE_VERSION || s->flags != 0)
+		INVALID_STATE("Unsupported version or reserved flags set.");
 	if (s->n_trees < 1 || s->n_trees > ISOFOREST_MAX_TREES ||
 		s->sample_size < 2 || s->sample_size > ISOFOREST_MAX_SAMPLE ||
-		s->calibration_size < 1 || s->calibration_size > PG_INT32_MAX / 2 ||
+		s->calibration_size < 1 || s->calibration_size > FIT_MAX_CALIBRATION ||
 		s->n_features < 0 || s->n_features > ISOFOREST_MAX_FEATURES)
 		INVALID_STATE("A count is out of range.");
 	if (s->tree_cap < 0 || s->tree_cap > 2 * s->sample_size ||
 		s->calib_cap < 0 || s->calib_cap > 2 * s->calibration_size ||
 		s->calib_fill < 0 || s->calib_fill > s->calib_cap ||
-		(s->n_features == 0 && (s->tree_cap != 0 || s->calib_cap != 0)) ||
+		(s->n_features == 0 && (s->tree_cap != 0 || s->calib_cap != 0 || s->rows_used != 0)) ||
+		(s->n_features > 0 && s->calib_cap < 1) ||
+		(s->tree_cap == 0 && s->rows_used > 0 && s->calib_limit != PG_UINT64_MAX) ||
+		(s->contamination > 0.0 && s->rows_used > 0 && s->calib_fill < 1) ||
 		s->names_len < 0 || s->n_names < 0 || s->n_names > ISOFOREST_MAX_FEATURES ||
 		s->rows_used < 0 || s->rows_skipped < 0 || s->seeded < 0 || s->seeded > 1 ||
 		!(s->max_features > 0.0 && s->max_features <= 1.0) ||
 		!(s->contamination >= 0.0 && s->contamination <= 0.5))
 		INVALID_STATE("A count or option is out of range.");
+}
+
+/* The sum of a buffer's counts, or -1 when it exceeds max (no overflow). */
+static int64
+buffer_rows(const char *slots, int32 fill, int32 n_features, int64 max)
+{
+	Size		slot = FitSlotSize(n_features);
+	int64		sum = 0;
+
+	for (int32 i = 0; i < fill; i++)
+	{
+		sum += SLOT_COUNT((char *) slots + slot * i);
+		if (sum > max)
+			return -1;
+	}
+	return sum;
+}
+
+/*
+ * Reject a state whose counts, sizes or entries are inconsistent, including
+ * the invariants the final function relies on: a buffer that was never cut
+ * holds every row, one that was cut holds at least k distinct rows.
+ */
+void
+FitStateValidate(const FitState *s, Size size, int sqlstate)
+{
+	const char *names;
+
+	if (size < sizeof(FitState))
+		INVALID_STATE("The value is %zu bytes, shorter than a state header.", size);
+	validate_shape(s, sqlstate);
 	if (FitStateSize(s) != size)
 		INVALID_STATE("The value is %zu bytes but its counts describe %zu.", size, FitStateSize(s));
 	for (int32 t = 0; t < s->n_trees; t++)
 	{
-		if (FitTreeFill(s)[t] < 0 || FitTreeFill(s)[t] > s->tree_cap)
+		int32		fill = FitTreeFill(s)[t];
+
+		if (fill < 0 || fill > s->tree_cap)
 			INVALID_STATE("Tree %d's buffer count is out of range.", t);
-		validate_buffer(FitTreeSlots(s, t), FitTreeFill(s)[t], s->n_features, FitTreeLimit(s)[t], sqlstate);
+		validate_buffer(FitTreeSlots(s, t), fill, s->n_features, FitTreeLimit(s)[t], sqlstate);
+		if (s->tree_cap > 0 &&
+			(FitTreeLimit(s)[t] == PG_UINT64_MAX
+			 ? buffer_rows(FitTreeSlots(s, t), fill, s->n_features, s->rows_used) != s->rows_used
+			 : (fill < s->sample_size ||
+				buffer_rows(FitTreeSlots(s, t), fill, s->n_features, s->rows_used) < 0)))
+			INVALID_STATE("Tree %d's sample does not agree with the %lld rows used.", t,
+						  (long long) s->rows_used);
 	}
 	validate_buffer(FitCalibSlots(s), s->calib_fill, s->n_features, s->calib_limit, sqlstate);
+	if (s->tree_cap == 0 &&
+		buffer_rows(FitCalibSlots(s), s->calib_fill, s->n_features, s->rows_used) != s->rows_used)
+		INVALID_STATE("The calibration sample does not hold the %lld rows used.", (long long) s->rows_used);
 	names = FitNames(s);
 	if ((s->names_len > 0) != (s->n_names > 0) ||
 		(s->names_len > 0 && memchr(names, '\0', s->names_len) != names + s->names_len - 1) ||
@@ -520,13 +667,17 @@ FitStateReceive(StringInfo buf, int sqlstate)
 	h.rows_skipped = pq_getmsgint64(buf);
 	h.calib_limit = pq_getmsgint64(buf);
 
-	/* check the shape with no buffers before allocating by it */
-	slot = FitSlotSize(Max(h.n_features, 0));
-	if (h.n_trees < 1 || h.n_trees > ISOFOREST_MAX_TREES || h.tree_cap < 0 || h.calib_cap < 0 ||
-		h.n_features < 0 || h.n_features > ISOFOREST_MAX_FEATURES ||
-		h.names_len < 0 || h.names_len > buf->len ||
-		(double) slot * ((double) h.n_trees * h.tree_cap + h.calib_cap) > (double) MaxAllocSize)
-		INVALID_STATE("A count is out of range.");
+	/*
+	 * Check the shape before allocating by it.  Buffers are at least half
+	 * full once past their first sizes, so a state much larger than its
+	 * message is a forgery, not a state.
+	 */
+	validate_shape(&h, sqlstate);
+	slot = FitSlotSize(h.n_features);
+	if (h.names_len > buf->len - buf->cursor ||
+		(double) FitStateSize(&h) > 4.0 * buf->len + (double) slot * ((double) h.n_trees * 32 + 512) + 65536.0 ||
+		FitStateSize(&h) > MaxAllocSize)
+		INVALID_STATE("The capacities do not fit the %d bytes of the value.", buf->len);
 	s = palloc0(FitStateSize(&h));
 	*s = h;
 	SET_VARSIZE(s, FitStateSize(s));

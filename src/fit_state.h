@@ -13,6 +13,9 @@
 
 #define FIT_STATE_VERSION 1
 
+/* The largest calibration sample an option may ask for. */
+#define FIT_MAX_CALIBRATION 10000000
+
 /* What the user asked for; fixed by the first row's options. */
 typedef struct FitOptions
 {

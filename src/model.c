@@ -13,6 +13,8 @@
 #include <math.h>
 
 #include "common/hashfn.h"
+#include "datatype/timestamp.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 static const char *const transform_names[ISOFOREST_N_TRANSFORMS] = {
@@ -135,6 +137,10 @@ IsoForestFingerprint(const IsoForestModel *m)
 	return hash_bytes_extended((const unsigned char *) m + tail, (int) (VARSIZE(m) - tail), h);
 }
 
+/* 0001-01-01 and 10000-01-01 00:00 UTC, in microseconds since 2000-01-01 */
+#define ISOFOREST_MIN_TRAINED_AT INT64CONST(-63082281600000000)
+#define ISOFOREST_MAX_TRAINED_AT INT64CONST(252455616000000000)
+
 #define INVALID_MODEL(...) \
 	ereport(ERROR, (errcode(sqlstate), errmsg("invalid isoforest model"), errdetail(__VA_ARGS__)))
 
@@ -199,6 +205,10 @@ validate_header(const IsoForestModel *m, Size size, int sqlstate)
 		INVALID_MODEL("seeded must be 0 or 1.");
 	if (m->rows_used < m->psi || m->rows_skipped < 0 || m->calibration_rows < 0)
 		INVALID_MODEL("Row counts are negative or smaller than psi.");
+	/* unknown, or a time its text form (ISO 8601, year 1 to 9999) can carry */
+	if (m->trained_at != DT_NOBEGIN &&
+		!(m->trained_at >= ISOFOREST_MIN_TRAINED_AT && m->trained_at < ISOFOREST_MAX_TRAINED_AT))
+		INVALID_MODEL("trained_at is outside the years 1 to 9999.");
 
 	features = IsoForestFeatures(m);
 	pool = IsoForestPool(m);
@@ -217,8 +227,8 @@ validate_header(const IsoForestModel *m, Size size, int sqlstate)
 		if (ft->name < 0 || ft->labels < 0)
 			INVALID_MODEL("Feature %d has a negative string offset.", f + 1);
 		off = check_pool_string(m, ft->name, sqlstate, f);
-		if (pool[ft->name] == '\0')
-			INVALID_MODEL("Feature %d has an empty name.", f + 1);
+		if (pool[ft->name] == '\0' || off - ft->name > NAMEDATALEN)
+			INVALID_MODEL("Feature %d has an empty name or one longer than %d bytes.", f + 1, NAMEDATALEN - 1);
 		for (int g = 0; g < f; g++)
 			if (strcmp(pool + features[g].name, pool + ft->name) == 0 &&
 				features[g].transform == ft->transform)
@@ -239,11 +249,16 @@ validate_header(const IsoForestModel *m, Size size, int sqlstate)
 
 /* Check one tree: forward children, single parents, consistent sizes. */
 static void
-validate_tree(const IsoForestModel *m, int t, int32 *parents, int sqlstate)
+validate_tree(const IsoForestModel *m, int t, int32 *parents, int32 *depth, int sqlstate)
 {
 	const int32 *start = IsoForestTreeStart(m);
 	const IsoForestNode *nodes = IsoForestNodes(m) + start[t];
 	int32		n = start[t + 1] - start[t];
+	int32		max_depth = 0;
+
+	/* a tree grown on psi rows is at most ceil(log2 psi) deep, here and in scikit-learn */
+	while (((int64) 1 << max_depth) < Max(m->psi, 2))
+		max_depth++;
 
 	if (n < 1 || n > 2 * m->psi - 1)
 		INVALID_MODEL("Tree %d has %d nodes; a tree grown on %d rows has between 1 and %d.",
@@ -255,17 +270,21 @@ validate_tree(const IsoForestModel *m, int t, int32 *parents, int sqlstate)
 
 		if (node->size < 1)
 			INVALID_MODEL("Tree %d node %d has size %d; sizes must be positive.", t, i, node->size);
+		if (i == 0)
+			depth[0] = 0;
 		if (node->feature == -1)
 		{
 			if (node->left != -1 || node->right != -1)
 				INVALID_MODEL("Tree %d node %d is a leaf with children.", t, i);
+			if (node->threshold != 0.0 || signbit(node->threshold))
+				INVALID_MODEL("Tree %d node %d is a leaf with a threshold.", t, i);
 			continue;
 		}
 		if (node->feature < 0 || node->feature >= m->n_features)
 			INVALID_MODEL("Tree %d node %d splits on feature %d; the model has %d features.",
 						  t, i, node->feature, m->n_features);
-		if (!isfinite(node->threshold))
-			INVALID_MODEL("Tree %d node %d has a threshold that is not a finite number.", t, i);
+		if (!isfinite(node->threshold) || (node->threshold == 0.0 && signbit(node->threshold)))
+			INVALID_MODEL("Tree %d node %d has a threshold that is not a finite number (or is -0).", t, i);
 		if (node->left < 0 || node->left >= n || node->right < 0 || node->right >= n)
 			INVALID_MODEL("Tree %d node %d has a child index out of range (left %d, right %d, %d nodes).",
 						  t, i, node->left, node->right, n);
@@ -274,6 +293,11 @@ validate_tree(const IsoForestModel *m, int t, int32 *parents, int sqlstate)
 						  t, i, node->left, node->right);
 		parents[node->left]++;
 		parents[node->right]++;
+		/* children follow their parent, so the parent's depth is known here */
+		depth[node->left] = depth[node->right] = depth[i] + 1;
+		if (depth[i] + 1 > max_depth)
+			INVALID_MODEL("Tree %d is deeper than %d, the most a tree grown on %d rows can be.",
+						  t, max_depth, m->psi);
 		if ((int64) nodes[node->left].size + nodes[node->right].size != node->size)
 			INVALID_MODEL("Tree %d node %d has size %d but its children hold %d and %d.",
 						  t, i, node->size, nodes[node->left].size, nodes[node->right].size);
@@ -295,6 +319,7 @@ IsoForestValidate(const IsoForestModel *m, Size size, int sqlstate)
 {
 	const int32 *start;
 	int32	   *parents;
+	int32	   *depth;
 
 	validate_header(m, size, sqlstate);
 	start = IsoForestTreeStart(m);
@@ -305,9 +330,14 @@ IsoForestValidate(const IsoForestModel *m, Size size, int sqlstate)
 			INVALID_MODEL("Tree %d has %d nodes; a tree grown on %d rows has between 1 and %d.",
 						  t, start[t + 1] - start[t], m->psi, 2 * m->psi - 1);
 	parents = palloc(sizeof(int32) * (2 * (Size) m->psi));
+	depth = palloc0(sizeof(int32) * (2 * (Size) m->psi));
 	for (int t = 0; t < m->n_trees; t++)
-		validate_tree(m, t, parents, sqlstate);
+	{
+		CHECK_FOR_INTERRUPTS();
+		validate_tree(m, t, parents, depth, sqlstate);
+	}
 	pfree(parents);
+	pfree(depth);
 }
 
 /* The depth of the deepest leaf over all trees (the root has depth 0). */

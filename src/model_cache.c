@@ -131,6 +131,7 @@ ModelCacheGet(FunctionCallInfo fcinfo, int argno)
 	ModelCache *cache = (ModelCache *) fcinfo->flinfo->fn_extra;
 	ModelCacheEntry *entry;
 	IsoForestModel *m;
+	Forest	   *forest;
 	MemoryContext old;
 
 	if (cache == NULL)
@@ -159,10 +160,12 @@ ModelCacheGet(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid isoforest model"),
 				 errdetail("The stored fingerprint does not match the model's contents.")));
-	entry->forest = ForestPrepare(m);
+	forest = ForestPrepare(m);
 	cache_set_key(entry, datum, m);
 	if ((Pointer) m != (Pointer) datum)
 		pfree(m);
 	MemoryContextSwitchTo(old);
-	return entry->forest;
+	/* published last: an error above leaves the entry unused */
+	entry->forest = forest;
+	return forest;
 }

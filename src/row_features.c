@@ -41,6 +41,8 @@ typedef struct RowFeatureMap
 {
 	Oid			typid;			/* the row type this map is for */
 	int32		typmod;
+	TypeCacheEntry *typentry;	/* a named row type's cache entry (NULL for RECORD) */
+	uint64		tupdesc_id;		/* its descriptor's identifier when the map was built */
 	int32		n_features;
 	TupleDesc	desc;			/* a copy of the row type's descriptor */
 	int32	   *attno;			/* per feature: 0-based attribute */
@@ -145,12 +147,19 @@ RowFeatureMapFor(RowFeatureMap *cached, HeapTupleHeader row, const IsoForestFeat
 	MemoryContext old;
 	RowFeatureMap *map;
 
+	/* a named row type changed by ALTER TABLE gets a new descriptor identifier */
 	if (cached != NULL && cached->typid == typid && cached->typmod == typmod &&
-		cached->features == features)
+		cached->features == features &&
+		(cached->typentry == NULL || cached->typentry->tupDesc_identifier == cached->tupdesc_id))
 		return cached;
 	desc = lookup_rowtype_tupdesc(typid, typmod);
 	old = MemoryContextSwitchTo(cxt);
 	map = map_build(desc, typid, typmod, features, n);
+	if (typid != RECORDOID)
+	{
+		map->typentry = lookup_type_cache(typid, TYPECACHE_TUPDESC);
+		map->tupdesc_id = map->typentry->tupDesc_identifier;
+	}
 	MemoryContextSwitchTo(old);
 	ReleaseTupleDesc(desc);
 	return map;

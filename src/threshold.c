@@ -104,6 +104,10 @@ ThresholdFromCalibration(const Forest *forest, const FitState *s, int64 *rows, b
 
 	memcpy(slots, FitCalibSlots(s), slot * n);
 	n = FitCompact(slots, n, s->n_features, s->calibration_size, &limit);
+	if (n < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("isoforest calibration sample is empty")));
 	*exact = limit == PG_UINT64_MAX;
 	values = palloc(sizeof(double) * Max(n, 1));
 	counts = palloc(sizeof(int64) * Max(n, 1));

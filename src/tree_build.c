@@ -85,7 +85,10 @@ draw_rows(char *slots, int32 n, int32 n_features, int32 psi, Rng *rng, WeightedR
 		rows[i].weight = 0;
 		total += SLOT_COUNT(slots + slot * i);
 	}
-	Assert(total >= psi);
+	if (total < psi)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("isoforest tree sample holds %lld rows, fewer than psi (%d)", (long long) total, psi)));
 	if (total == psi)
 	{
 		for (int32 i = 0; i < n; i++)
@@ -250,31 +253,71 @@ typedef struct ExactPool
 	int64	   *cumulative;		/* n + 1 entries; cumulative[n] = rows */
 } ExactPool;
 
+/*
+ * Every distinct training row with its count, from the calibration sample
+ * while the trees have no samples of their own (it then holds every
+ * distinct row).  *exact says whether there are at most calibration_size of
+ * them, in which case the trees draw from this pool; otherwise each tree
+ * takes its bottom-k from it.
+ */
 static ExactPool *
-exact_pool(const FitState *s)
+exact_pool(const FitState *s, bool *exact)
 {
 	Size		slot = FitSlotSize(s->n_features);
-	uint64		limit = s->calib_limit;
+	uint64		all = PG_UINT64_MAX;
 	ExactPool  *pool;
 
-	if (limit != PG_UINT64_MAX)
+	*exact = false;
+	if (s->tree_cap > 0)
 		return NULL;
 	pool = palloc(sizeof(ExactPool));
 	pool->slots = palloc(slot * Max(s->calib_fill, 1));
 	memcpy(pool->slots, FitCalibSlots(s), slot * s->calib_fill);
-	pool->n = FitCompact(pool->slots, s->calib_fill, s->n_features, s->calibration_size, &limit);
-	if (limit != PG_UINT64_MAX)
-	{
-		pfree(pool->slots);
-		pfree(pool);
-		return NULL;
-	}
+	pool->n = FitCompact(pool->slots, s->calib_fill, s->n_features, PG_INT32_MAX, &all);
 	pool->cumulative = palloc(sizeof(int64) * ((Size) pool->n + 1));
 	pool->cumulative[0] = 0;
 	for (int32 i = 0; i < pool->n; i++)
 		pool->cumulative[i + 1] = pool->cumulative[i] + SLOT_COUNT(pool->slots + slot * i);
-	Assert(pool->cumulative[pool->n] == s->rows_used);
+	if (pool->cumulative[pool->n] != s->rows_used)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("isoforest calibration sample holds %lld rows, not %lld",
+						(long long) pool->cumulative[pool->n], (long long) s->rows_used)));
+	*exact = pool->n <= s->calibration_size;
 	return pool;
+}
+
+/*
+ * Tree t's bottom-k sample taken from the pool, with the hashes
+ * FitStateAddRow gives rows: a buffer of 2k entries compacted when full,
+ * so the cost is linear in the pool, not a sort of it.
+ */
+static int32
+pool_tree_sample(const ExactPool *pool, const FitState *s, int32 t, char *slots)
+{
+	Size		slot = FitSlotSize(s->n_features);
+	int32		cap = 2 * s->sample_size;
+	int32		fill = 0;
+	uint64		limit = PG_UINT64_MAX;
+
+	for (int32 i = 0; i < pool->n; i++)
+	{
+		const char *src = pool->slots + slot * i;
+		uint64		ht = FitMix64(SLOT_HASH((char *) src) + (uint64) (t + 1) * UINT64CONST(0x9E3779B97F4A7C15));
+
+		if (ht > limit)
+			continue;
+		if (fill == cap)
+		{
+			fill = FitCompact(slots, fill, s->n_features, s->sample_size, &limit);
+			if (ht > limit)
+				continue;
+		}
+		memcpy(slots + slot * fill, src, slot);
+		SLOT_HASH(slots + slot * fill) = ht;
+		fill++;
+	}
+	return FitCompact(slots, fill, s->n_features, s->sample_size, &limit);
 }
 
 /* Add v to an open-addressing set of positions (mask + 1 slots); false if it was there. */
@@ -368,9 +411,11 @@ TreeBuildForest(const FitState *s, int32 psi, IsoForestSpec *spec)
 	int32		max_depth = depth_limit(psi);
 	int32		n_allowed = Max(1, (int32) (s->max_features * d));
 	int32	   *features = palloc(sizeof(int32) * d);
-	char	   *slots = palloc(slot * Max(s->tree_cap, 1));
-	WeightedRow *rows = palloc(sizeof(WeightedRow) * Max(Max(s->tree_cap, psi), 1));
-	ExactPool  *pool = exact_pool(s);
+	bool		exact;
+	ExactPool  *pool = exact_pool(s, &exact);
+	int32		max_slots = Max(Max(s->tree_cap, 2 * s->sample_size), 1);
+	char	   *slots = palloc(slot * max_slots);
+	WeightedRow *rows = palloc(sizeof(WeightedRow) * Max(max_slots, psi));
 	Size		max_tree_nodes = 2 * (Size) psi - 1;
 	int32		n_nodes = 0;
 
@@ -396,8 +441,10 @@ TreeBuildForest(const FitState *s, int32 psi, IsoForestSpec *spec)
 			features[j] = tmp;
 		}
 
-		if (pool != NULL)
+		if (exact)
 			n_rows = draw_exact(pool, d, psi, &rng, rows);
+		else if (pool != NULL)
+			n_rows = draw_rows(slots, pool_tree_sample(pool, s, t, slots), d, psi, &rng, rows);
 		else
 		{
 			int32		fill = FitTreeFill(s)[t];

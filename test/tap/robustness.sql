@@ -6,7 +6,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(7);
+SELECT plan(10);
 
 CREATE TEMP TABLE good AS
 SELECT isoforest.fit(ARRAY[i % 17, i % 5, sqrt(i)]::float8[], '{"seed": 3, "n_trees": 3, "sample_size": 16}') AS m
@@ -73,6 +73,19 @@ SELECT is_empty($$SELECT k, o FROM (SELECT k, pg_temp.text_outcome(left(m::text,
                 'every truncated text model is refused with 22P02');
 SELECT throws_ok($$SELECT 'aGVsbG8gd29ybGQ='::isoforest.fit_state$$, '22P02', NULL,
                  'a garbage aggregate state is refused');
+
+-- forged aggregate states (any user can hand one to fit_finalfn or an INITCOND): refused
+CREATE AGGREGATE pg_temp.fit_partial(float8[], jsonb) (SFUNC = isoforest.fit_transfn, STYPE = isoforest.fit_state);
+CREATE TEMP TABLE st AS
+SELECT isoforest.fit_state_send(pg_temp.fit_partial(ARRAY[i, i % 3]::float8[], '{"seed": 1}')) AS b
+FROM generate_series(1, 50) AS i;
+-- header offsets in the portable form: calib_cap at 24, rows_used at 68
+SELECT throws_ok($$SELECT encode(overlay(b PLACING '\x00000000'::bytea FROM 25), 'base64')::isoforest.fit_state FROM st$$,
+                 '22P02', NULL, 'a state with no room for its rows is refused');
+SELECT throws_ok($$SELECT encode(overlay(b PLACING '\x00000000000003e8'::bytea FROM 69), 'base64')::isoforest.fit_state FROM st$$,
+                 '22P02', NULL, 'a state whose samples do not hold its row count is refused');
+SELECT throws_ok($$SELECT encode(overlay(b PLACING '\x7fffffff'::bytea FROM 25), 'base64')::isoforest.fit_state FROM st$$,
+                 '22P02', NULL, 'a state asking for huge buffers is refused before allocating them');
 
 -- a long training run can be cancelled (pgTAP's throws_ok cannot catch a cancel)
 CREATE FUNCTION pg_temp.cancelled(q text) RETURNS boolean LANGUAGE plpgsql AS $$
