@@ -135,6 +135,7 @@ isoforest_detect(PG_FUNCTION_ARGS)
 			Datum		values[5];
 			bool		nulls[5] = {false, true, false, false, false};
 			bool		isnull;
+			int32		f = 0;
 			Datum		row;
 			MemoryContext old = MemoryContextSwitchTo(batch_cxt);
 
@@ -146,18 +147,25 @@ isoforest_detect(PG_FUNCTION_ARGS)
 				HeapTupleHeader rec = DatumGetHeapTupleHeader(row);
 
 				forest->row_map = RowFeatureMapFor(forest->row_map, rec, forest->features,
-												   forest->n_features, call_cxt);
+												   forest->n_features, forest->group_column, call_cxt);
 				isnull = RowFeatureRead(forest->row_map, rec, x, NULL) != FEATURES_OK;
+				f = ForestFindGroup(forest, RowGroupValue(forest->row_map, rec));
 			}
 			if (isnull)
 				nulls[2] = nulls[3] = nulls[4] = true;
 			else
 			{
-				double		score = ForestScore(forest, x);
+				double		score = ForestScore(forest, f, x);
 
 				values[2] = Float8GetDatum(score);
-				values[3] = Float8GetDatum(forest->threshold - score);
-				values[4] = BoolGetDatum(forest->threshold - score < 0.0);
+				values[3] = Float8GetDatum(forest->threshold[f] - score);
+				values[4] = BoolGetDatum(forest->threshold[f] - score < 0.0);
+				/* grp: the peer group whose forest scored the row (NULL: the global forest) */
+				if (f > 0)
+				{
+					values[1] = CStringGetTextDatum(forest->group_names[f]);
+					nulls[1] = false;
+				}
 			}
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			MemoryContextSwitchTo(old);

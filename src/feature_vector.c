@@ -73,7 +73,7 @@ isoforest_feature_vector(PG_FUNCTION_ARGS)
 		memcpy(cache->spec_bytes, spec, cache->spec_size);
 		MemoryContextSwitchTo(old);
 	}
-	cache->map = RowFeatureMapFor(cache->map, row, cache->features, cache->n, cache->cxt);
+	cache->map = RowFeatureMapFor(cache->map, row, cache->features, cache->n, NULL, cache->cxt);
 
 	x = palloc(sizeof(double) * cache->n);
 	values = palloc(sizeof(Datum) * cache->n);

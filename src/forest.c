@@ -15,6 +15,8 @@
 
 #include <math.h>
 
+#include "common/hashfn.h"
+#include "miscadmin.h"
 #include "utils/float.h"
 
 #define EULER_GAMMA 0.5772156649015329
@@ -75,6 +77,49 @@ prepare_tree(const IsoForestNode *tree, int32 n, int32 base, ForestNode *out, fl
 	return max_depth;
 }
 
+/* Build the group value -> forest index table (0 = not a peer group: the global forest). */
+static void
+prepare_groups(Forest *forest, const IsoForestModel *m)
+{
+	const char *pool = IsoForestPool(m);
+	uint32		size = 2;
+
+	forest->group_names = palloc0(sizeof(char *) * forest->n_forests);
+	forest->group_column = m->group_column >= 0 ? pstrdup(pool + m->group_column) : NULL;
+	while (size < 2 * (uint32) forest->n_forests)
+		size <<= 1;
+	forest->group_mask = size - 1;
+	forest->group_table = palloc0(sizeof(int32) * size);
+	for (int32 f = 1; f < forest->n_forests; f++)
+	{
+		const char *name = pool + IsoForestGroups(m)[f - 1].name;
+		uint32		i = hash_bytes((const unsigned char *) name, strlen(name)) & forest->group_mask;
+
+		forest->group_names[f] = pstrdup(name);
+		while (forest->group_table[i] != 0)
+			i = (i + 1) & forest->group_mask;
+		forest->group_table[i] = f;
+	}
+}
+
+/* The forest for a group value: its peer group's, or 0 (the global forest) if it has none. */
+int32
+ForestFindGroup(const Forest *forest, const char *value)
+{
+	uint32		i;
+
+	if (value == NULL || forest->n_forests == 1)
+		return 0;
+	i = hash_bytes((const unsigned char *) value, strlen(value)) & forest->group_mask;
+	while (forest->group_table[i] != 0)
+	{
+		if (strcmp(forest->group_names[forest->group_table[i]], value) == 0)
+			return forest->group_table[i];
+		i = (i + 1) & forest->group_mask;
+	}
+	return 0;
+}
+
 /* The scoring form of a validated model, allocated in the current context. */
 Forest *
 ForestPrepare(const IsoForestModel *m)
@@ -82,14 +127,29 @@ ForestPrepare(const IsoForestModel *m)
 	const int32 *start = IsoForestTreeStart(m);
 	const IsoForestFeature *features = IsoForestFeatures(m);
 	Forest	   *forest = palloc0(sizeof(Forest));
-	int32	   *queue = palloc(sizeof(int32) * (2 * (Size) m->psi));
-	int32	   *depth = palloc(sizeof(int32) * (2 * (Size) m->psi));
+	int32		total = (int32) IsoForestTotalTrees(m);
+	int32		max_nodes = 1;
+	int32	   *queue;
+	int32	   *depth;
+
+	for (int32 t = 0; t < total; t++)
+		max_nodes = Max(max_nodes, start[t + 1] - start[t]);
+	queue = palloc(sizeof(int32) * max_nodes);
+	depth = palloc(sizeof(int32) * max_nodes);
 
 	forest->n_trees = m->n_trees;
+	forest->n_forests = 1 + m->n_groups;
 	forest->n_features = m->n_features;
-	forest->threshold = m->threshold;
-	forest->denominator = (double) m->n_trees * IsoForestAveragePathLength(m->psi);
-	forest->roots = palloc(sizeof(int32) * m->n_trees);
+	forest->denominator = palloc(sizeof(float8) * forest->n_forests);
+	forest->threshold = palloc(sizeof(float8) * forest->n_forests);
+	forest->depth = palloc0(sizeof(int32) * forest->n_forests);
+	for (int32 f = 0; f < forest->n_forests; f++)
+	{
+		forest->threshold[f] = f == 0 ? m->threshold : IsoForestGroups(m)[f - 1].threshold;
+		forest->denominator[f] = (double) m->n_trees * IsoForestAveragePathLength(IsoForestForestPsi(m, f));
+	}
+	prepare_groups(forest, m);
+	forest->roots = palloc(sizeof(int32) * total);
 	forest->nodes = palloc(sizeof(ForestNode) * (Size) m->n_nodes);
 	forest->path_length = palloc(sizeof(float8) * (Size) m->n_nodes);
 	forest->transforms = palloc(sizeof(int32) * m->n_features);
@@ -114,14 +174,17 @@ ForestPrepare(const IsoForestModel *m)
 			label += strlen(label) + 1;
 		}
 	}
-	for (int t = 0; t < m->n_trees; t++)
+	for (int32 t = 0; t < total; t++)
 	{
+		int32		f = t / m->n_trees;
 		int32		d;
 
+		if ((t & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
 		forest->roots[t] = start[t];
 		d = prepare_tree(IsoForestNodes(m) + start[t], start[t + 1] - start[t], start[t],
 						 forest->nodes + start[t], forest->path_length + start[t], queue, depth);
-		forest->depth = Max(forest->depth, d);
+		forest->depth[f] = Max(forest->depth[f], d);
 	}
 	pfree(queue);
 	pfree(depth);
@@ -135,11 +198,13 @@ ForestPrepare(const IsoForestModel *m)
  */
 #define WALK_WIDTH 20
 
-/* The anomaly score s(x) in (0, 1] of one row of finite, transformed values. */
+/* The anomaly score s(x) in (0, 1] of one row of finite, transformed values, by forest f. */
 double
-ForestScore(const Forest *forest, const double *x)
+ForestScore(const Forest *forest, int32 f, const double *x)
 {
 	const ForestNode *nodes = forest->nodes;
+	const int32 *roots = forest->roots + (Size) f * forest->n_trees;
+	int32		steps = forest->depth[f];
 	double		depth_sum = 0.0;
 	int32		t = 0;
 
@@ -148,8 +213,8 @@ ForestScore(const Forest *forest, const double *x)
 		int32		at[WALK_WIDTH];
 
 		for (int k = 0; k < WALK_WIDTH; k++)
-			at[k] = forest->roots[t + k];
-		for (int32 step = 0; step < forest->depth; step++)
+			at[k] = roots[t + k];
+		for (int32 step = 0; step < steps; step++)
 			for (int k = 0; k < WALK_WIDTH; k++)
 			{
 				const ForestNode *node = &nodes[at[k]];
@@ -162,12 +227,12 @@ ForestScore(const Forest *forest, const double *x)
 	}
 	for (; t < forest->n_trees; t++)
 	{
-		int32		at = forest->roots[t];
+		int32		at = roots[t];
 
-		for (int32 step = 0; step < forest->depth; step++)
+		for (int32 step = 0; step < steps; step++)
 			at = nodes[at].left + (x[nodes[at].feature] > nodes[at].threshold);
 		depth_sum += forest->path_length[at];
 	}
 	/* psi = 1 gives c(psi) = 0: every row is equally (un)isolated */
-	return pow(2.0, -(forest->denominator != 0.0 ? depth_sum / forest->denominator : 1.0));
+	return pow(2.0, -(forest->denominator[f] != 0.0 ? depth_sum / forest->denominator[f] : 1.0));
 }

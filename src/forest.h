@@ -21,13 +21,22 @@ typedef struct ForestNode
 	int32		left;
 } ForestNode;
 
+/*
+ * A prepared model: forest 0 is the global forest, forests 1..n_groups the
+ * peer groups'.  Forest f's trees are roots[f * n_trees ..].
+ */
 typedef struct Forest
 {
-	int32		n_trees;
+	int32		n_trees;		/* trees per forest */
+	int32		n_forests;		/* 1 + peer groups */
 	int32		n_features;
-	float8		denominator;	/* n_trees * c(psi); 0 when psi is 1 */
-	float8		threshold;		/* the model's t */
-	int32		depth;			/* deepest leaf: the number of steps of every walk */
+	float8	   *denominator;	/* per forest: n_trees * c(psi); 0 when psi is 1 */
+	float8	   *threshold;		/* per forest: its t */
+	int32	   *depth;			/* per forest: deepest leaf, the steps of every walk */
+	char	  **group_names;	/* per forest: its group value (NULL for the global one) */
+	int32	   *group_table;	/* open addressing over group values: forest index or 0 */
+	uint32		group_mask;		/* group_table has group_mask + 1 slots */
+	char	   *group_column;	/* NULL when ungrouped */
 	int32	   *roots;			/* index of each tree's root in nodes */
 	ForestNode *nodes;
 	float8	   *path_length;	/* per leaf: its depth plus c(leaf size) */
@@ -40,6 +49,7 @@ typedef struct Forest
 
 extern double IsoForestAveragePathLength(double n);
 extern Forest *ForestPrepare(const IsoForestModel *m);
-extern double ForestScore(const Forest *forest, const double *x);
+extern double ForestScore(const Forest *forest, int32 f, const double *x);
+extern int32 ForestFindGroup(const Forest *forest, const char *value);
 
 #endif							/* ISOFOREST_FOREST_H */

@@ -25,6 +25,8 @@
 #define ISOFOREST_MAX_SAMPLE		(1 << 20)
 #define ISOFOREST_MAX_FEATURES		4096
 #define ISOFOREST_MAX_LABELS		(1 << 20)
+#define ISOFOREST_MAX_GROUPS		(1 << 20)
+#define ISOFOREST_MAX_ALL_TREES		(1 << 24)
 
 /* Defaults, as in scikit-learn's IsolationForest. */
 #define ISOFOREST_DEFAULT_TREES		100
@@ -54,21 +56,32 @@ typedef enum IsoForestThresholdSource
 	ISOFOREST_THRESHOLD_SAMPLED = 2 /* percentile over a uniform sample of them */
 } IsoForestThresholdSource;
 
-/* The model header; sections follow at the offsets given by the accessors. */
+/*
+ * The model header; sections follow at the offsets given by the accessors.
+ * A model holds one forest, or, for peer groups, a global forest followed by
+ * one forest per group; every forest has n_trees trees.  The header's psi,
+ * threshold, threshold_source and calibration_rows describe the global forest.
+ */
 typedef struct IsoForestModel
 {
 	int32		vl_len_;		/* varlena header (do not touch directly) */
 	uint16		version;		/* ISOFOREST_FORMAT_VERSION */
 	uint16		flags;			/* reserved, always zero in version 1 */
 	int32		n_features;		/* length of a feature vector */
-	int32		n_trees;		/* number of trees */
-	int32		psi;			/* rows each tree was grown on */
+	int32		n_trees;		/* trees per forest */
+	int32		psi;			/* rows each tree of the global forest was grown on */
 	int32		sample_size;	/* requested sample size (psi = min(this, rows)) */
-	int32		n_nodes;		/* nodes over all trees */
+	int32		n_nodes;		/* nodes over all trees of all forests */
 	int32		pool_len;		/* bytes in the string pool */
 	uint16		threshold_source;	/* IsoForestThresholdSource */
 	uint16		seeded;			/* 1 when the user gave the seed */
-	int32		reserved;		/* reserved, always zero */
+	int32		n_groups;		/* peer-group forests after the global one; 0 = none */
+	int32		n_pooled;		/* groups scored by the global forest (too few rows) */
+	int32		group_column;	/* pool offset of the group column's name; -1 when ungrouped */
+	int32		min_group_rows; /* groups with fewer rows were pooled */
+	uint16		threshold_scope;	/* IsoForestThresholdScope */
+	uint16		reserved;		/* reserved, always zero */
+	int32		reserved2;		/* reserved, always zero */
 	float8		max_features;	/* fraction of features each tree may use */
 	float8		contamination;	/* 0 means 'auto' */
 	float8		threshold;		/* t: a row is an anomaly when score > t */
@@ -80,6 +93,13 @@ typedef struct IsoForestModel
 	uint64		fingerprint;	/* hash of the whole value, this field as zero */
 } IsoForestModel;
 
+/* Where a peer-grouped model's thresholds apply. */
+typedef enum IsoForestThresholdScope
+{
+	ISOFOREST_SCOPE_GROUP = 0,	/* each forest flags its contamination of its group */
+	ISOFOREST_SCOPE_GLOBAL = 1	/* one threshold over every row's peer score */
+} IsoForestThresholdScope;
+
 /* One feature: its name, transform and, for label(), its sorted dictionary. */
 typedef struct IsoForestFeature
 {
@@ -88,6 +108,26 @@ typedef struct IsoForestFeature
 	int32		n_labels;		/* label(): number of known values */
 	int32		labels;			/* label(): offset of the first value */
 } IsoForestFeature;
+
+/* One peer-group forest: its group value and what the header says of the global one. */
+typedef struct IsoForestGroup
+{
+	int32		name;			/* pool offset of the group value (text) */
+	int32		psi;
+	float8		threshold;
+	int64		rows_used;
+	int64		calibration_rows;
+	int32		threshold_source;
+	int32		reserved;		/* reserved, always zero */
+} IsoForestGroup;
+
+/* A group too small for a forest of its own, and its training rows. */
+typedef struct IsoForestPooled
+{
+	int32		name;			/* pool offset of the group value */
+	int32		reserved;		/* reserved, always zero */
+	int64		rows;			/* its rows, or -1 when not known */
+} IsoForestPooled;
 
 /*
  * One tree node.  A leaf has feature = left = right = -1 and threshold 0.
@@ -106,6 +146,13 @@ typedef struct IsoForestNode
 #define DatumGetIsoForestModelP(d)	((IsoForestModel *) PG_DETOAST_DATUM(d))
 #define PG_RETURN_ISOFOREST_MODEL_P(m) PG_RETURN_POINTER(m)
 
+/* Trees over all forests. */
+static inline int64
+IsoForestTotalTrees(const IsoForestModel *h)
+{
+	return (int64) h->n_trees * (1 + (int64) h->n_groups);
+}
+
 static inline Size
 IsoForestFeaturesOffset(void)
 {
@@ -113,21 +160,33 @@ IsoForestFeaturesOffset(void)
 }
 
 static inline Size
-IsoForestTreeStartOffset(int32 n_features)
+IsoForestGroupsOffset(const IsoForestModel *h)
 {
-	return MAXALIGN(IsoForestFeaturesOffset() + (Size) n_features * sizeof(IsoForestFeature));
+	return MAXALIGN(IsoForestFeaturesOffset() + (Size) h->n_features * sizeof(IsoForestFeature));
 }
 
 static inline Size
-IsoForestNodesOffset(int32 n_features, int32 n_trees)
+IsoForestPooledOffset(const IsoForestModel *h)
 {
-	return MAXALIGN(IsoForestTreeStartOffset(n_features) + ((Size) n_trees + 1) * sizeof(int32));
+	return IsoForestGroupsOffset(h) + (Size) h->n_groups * sizeof(IsoForestGroup);
 }
 
 static inline Size
-IsoForestPoolOffset(int32 n_features, int32 n_trees, int32 n_nodes)
+IsoForestTreeStartOffset(const IsoForestModel *h)
 {
-	return IsoForestNodesOffset(n_features, n_trees) + (Size) n_nodes * sizeof(IsoForestNode);
+	return IsoForestPooledOffset(h) + (Size) h->n_pooled * sizeof(IsoForestPooled);
+}
+
+static inline Size
+IsoForestNodesOffset(const IsoForestModel *h)
+{
+	return MAXALIGN(IsoForestTreeStartOffset(h) + ((Size) IsoForestTotalTrees(h) + 1) * sizeof(int32));
+}
+
+static inline Size
+IsoForestPoolOffset(const IsoForestModel *h)
+{
+	return IsoForestNodesOffset(h) + (Size) h->n_nodes * sizeof(IsoForestNode);
 }
 
 static inline IsoForestFeature *
@@ -136,23 +195,42 @@ IsoForestFeatures(const IsoForestModel *m)
 	return (IsoForestFeature *) ((char *) m + IsoForestFeaturesOffset());
 }
 
-/* tree_start[t] is the index of tree t's root; tree_start[n_trees] = n_nodes. */
+static inline IsoForestGroup *
+IsoForestGroups(const IsoForestModel *m)
+{
+	return (IsoForestGroup *) ((char *) m + IsoForestGroupsOffset(m));
+}
+
+static inline IsoForestPooled *
+IsoForestPooledGroups(const IsoForestModel *m)
+{
+	return (IsoForestPooled *) ((char *) m + IsoForestPooledOffset(m));
+}
+
+/* tree_start[t] is the index of tree t's root; tree_start[total trees] = n_nodes. */
 static inline int32 *
 IsoForestTreeStart(const IsoForestModel *m)
 {
-	return (int32 *) ((char *) m + IsoForestTreeStartOffset(m->n_features));
+	return (int32 *) ((char *) m + IsoForestTreeStartOffset(m));
 }
 
 static inline IsoForestNode *
 IsoForestNodes(const IsoForestModel *m)
 {
-	return (IsoForestNode *) ((char *) m + IsoForestNodesOffset(m->n_features, m->n_trees));
+	return (IsoForestNode *) ((char *) m + IsoForestNodesOffset(m));
 }
 
 static inline const char *
 IsoForestPool(const IsoForestModel *m)
 {
-	return (const char *) m + IsoForestPoolOffset(m->n_features, m->n_trees, m->n_nodes);
+	return (const char *) m + IsoForestPoolOffset(m);
+}
+
+/* The psi of forest f (0 = global, 1.. = groups). */
+static inline int32
+IsoForestForestPsi(const IsoForestModel *m, int32 f)
+{
+	return f == 0 ? m->psi : IsoForestGroups(m)[f - 1].psi;
 }
 
 /*
@@ -168,12 +246,31 @@ typedef struct IsoForestFeatureSpec
 	char	  **labels;
 } IsoForestFeatureSpec;
 
+typedef struct IsoForestGroupSpec
+{
+	char	   *name;
+	int32		psi;
+	float8		threshold;
+	int64		rows_used;
+	int64		calibration_rows;
+	int32		threshold_source;
+} IsoForestGroupSpec;
+
+typedef struct IsoForestPooledSpec
+{
+	char	   *name;
+	int64		rows;
+} IsoForestPooledSpec;
+
 typedef struct IsoForestSpec
 {
 	IsoForestModel header;		/* scalar fields; sizes are recomputed */
 	IsoForestFeatureSpec *features; /* header.n_features of them */
-	int32	   *tree_start;		/* header.n_trees + 1 entries */
-	IsoForestNode *nodes;		/* header.n_nodes of them */
+	char	   *group_column;	/* NULL when ungrouped */
+	IsoForestGroupSpec *groups; /* header.n_groups of them */
+	IsoForestPooledSpec *pooled;	/* header.n_pooled of them */
+	int32	   *tree_start;		/* total trees + 1 entries */
+	IsoForestNode *nodes;		/* tree_start[total trees] of them */
 } IsoForestSpec;
 
 /* model.c */

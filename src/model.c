@@ -62,17 +62,27 @@ strings_size(char **strings, int n)
 	return len;
 }
 
+/* Copy a string into the pool at *pos; return its offset. */
+static int32
+pool_put(char *pool, Size *pos, const char *str)
+{
+	int32		off = (int32) *pos;
+
+	strcpy(pool + *pos, str);
+	*pos += strlen(str) + 1;
+	return off;
+}
+
 /* Lay a spec out as one varlena, with its fingerprint set. */
 IsoForestModel *
 IsoForestModelBuild(const IsoForestSpec *spec)
 {
 	const IsoForestModel *h = &spec->header;
 	int32		n_features = h->n_features;
-	int32		n_trees = h->n_trees;
-	int32		n_nodes = spec->tree_start[n_trees];
+	int64		total_trees = IsoForestTotalTrees(h);
 	Size		pool_len = 0;
-	Size		pool_off;
 	Size		total;
+	IsoForestModel shape = *h;
 	IsoForestModel *m;
 	IsoForestFeature *features;
 	char	   *pool;
@@ -83,20 +93,25 @@ IsoForestModelBuild(const IsoForestSpec *spec)
 		pool_len += strlen(spec->features[f].name) + 1;
 		pool_len += strings_size(spec->features[f].labels, spec->features[f].n_labels);
 	}
-	pool_off = IsoForestPoolOffset(n_features, n_trees, n_nodes);
-	total = pool_off + pool_len;
+	if (spec->group_column != NULL)
+		pool_len += strlen(spec->group_column) + 1;
+	for (int32 g = 0; g < h->n_groups; g++)
+		pool_len += strlen(spec->groups[g].name) + 1;
+	for (int32 g = 0; g < h->n_pooled; g++)
+		pool_len += strlen(spec->pooled[g].name) + 1;
+	shape.n_nodes = spec->tree_start[total_trees];
+	total = IsoForestPoolOffset(&shape) + pool_len;
 	if (total > MaxAllocSize || pool_len > PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("isoforest model would take %zu bytes, more than the limit of %zu",
 						total, (Size) MaxAllocSize),
-				 errhint("Use fewer trees or a smaller sample_size.")));
+				 errhint("Use fewer trees, a smaller sample_size or fewer peer groups.")));
 
 	m = palloc0(total);
-	*m = *h;
+	*m = shape;
 	SET_VARSIZE(m, total);
 	m->version = ISOFOREST_FORMAT_VERSION;
-	m->n_nodes = n_nodes;
 	m->pool_len = (int32) pool_len;
 	m->fingerprint = 0;
 
@@ -106,21 +121,34 @@ IsoForestModelBuild(const IsoForestSpec *spec)
 	{
 		const IsoForestFeatureSpec *fs = &spec->features[f];
 
-		features[f].name = (int32) pos;
-		strcpy(pool + pos, fs->name);
-		pos += strlen(fs->name) + 1;
+		features[f].name = pool_put(pool, &pos, fs->name);
 		features[f].transform = fs->transform;
 		features[f].n_labels = fs->n_labels;
 		features[f].labels = (int32) pos;
 		for (int i = 0; i < fs->n_labels; i++)
-		{
-			strcpy(pool + pos, fs->labels[i]);
-			pos += strlen(fs->labels[i]) + 1;
-		}
+			(void) pool_put(pool, &pos, fs->labels[i]);
 	}
-	memcpy(IsoForestTreeStart(m), spec->tree_start, ((Size) n_trees + 1) * sizeof(int32));
-	if (n_nodes > 0)
-		memcpy(IsoForestNodes(m), spec->nodes, (Size) n_nodes * sizeof(IsoForestNode));
+	m->group_column = spec->group_column ? pool_put(pool, &pos, spec->group_column) : -1;
+	for (int32 g = 0; g < h->n_groups; g++)
+	{
+		IsoForestGroup *grp = &IsoForestGroups(m)[g];
+		const IsoForestGroupSpec *gs = &spec->groups[g];
+
+		grp->name = pool_put(pool, &pos, gs->name);
+		grp->psi = gs->psi;
+		grp->threshold = gs->threshold;
+		grp->rows_used = gs->rows_used;
+		grp->calibration_rows = gs->calibration_rows;
+		grp->threshold_source = gs->threshold_source;
+	}
+	for (int32 g = 0; g < h->n_pooled; g++)
+	{
+		IsoForestPooledGroups(m)[g].name = pool_put(pool, &pos, spec->pooled[g].name);
+		IsoForestPooledGroups(m)[g].rows = spec->pooled[g].rows;
+	}
+	memcpy(IsoForestTreeStart(m), spec->tree_start, ((Size) total_trees + 1) * sizeof(int32));
+	if (m->n_nodes > 0)
+		memcpy(IsoForestNodes(m), spec->nodes, (Size) m->n_nodes * sizeof(IsoForestNode));
 	m->fingerprint = IsoForestFingerprint(m);
 	return m;
 }
@@ -152,11 +180,54 @@ check_pool_string(const IsoForestModel *m, Size off, int sqlstate, int feature)
 	const char *end;
 
 	if (off >= (Size) m->pool_len)
-		INVALID_MODEL("Feature %d has a string outside the string pool.", feature + 1);
+		INVALID_MODEL("String %d lies outside the string pool.", feature + 1);
 	end = memchr(pool + off, '\0', m->pool_len - off);
 	if (end == NULL)
-		INVALID_MODEL("Feature %d has an unterminated string.", feature + 1);
+		INVALID_MODEL("String %d is not terminated.", feature + 1);
 	return (end - pool) + 1;
+}
+
+/* Check the peer-group sections: names, order, sizes and thresholds. */
+static void
+validate_groups(const IsoForestModel *m, int sqlstate)
+{
+	const char *pool = IsoForestPool(m);
+	const IsoForestGroup *groups = IsoForestGroups(m);
+	const IsoForestPooled *pooled = IsoForestPooledGroups(m);
+
+	if (m->group_column >= 0)
+	{
+		Size		end = check_pool_string(m, m->group_column, sqlstate, -1);
+
+		if (pool[m->group_column] == '\0' || end - m->group_column > NAMEDATALEN)
+			INVALID_MODEL("The group column's name is empty or longer than %d bytes.", NAMEDATALEN - 1);
+	}
+	for (int32 g = 0; g < m->n_groups; g++)
+	{
+		const IsoForestGroup *grp = &groups[g];
+
+		if (grp->name < 0)
+			INVALID_MODEL("Peer group %d has a negative string offset.", g + 1);
+		(void) check_pool_string(m, grp->name, sqlstate, g);
+		/* sorted in byte order: a forest per value, found by the same comparison */
+		if (g > 0 && strcmp(pool + groups[g - 1].name, pool + grp->name) >= 0)
+			INVALID_MODEL("Peer groups are out of order or repeated at \"%s\".", pool + grp->name);
+		if (grp->psi < 1 || grp->psi > m->sample_size || grp->rows_used < grp->psi ||
+			grp->calibration_rows < 0 || grp->reserved != 0)
+			INVALID_MODEL("Peer group \"%s\" has inconsistent sizes.", pool + grp->name);
+		if (!(grp->threshold >= 0.0 && grp->threshold <= 1.0))
+			INVALID_MODEL("Peer group \"%s\" has a threshold outside [0, 1].", pool + grp->name);
+		if (grp->threshold_source < 0 || grp->threshold_source > ISOFOREST_THRESHOLD_SAMPLED ||
+			(grp->threshold_source == ISOFOREST_THRESHOLD_AUTO) != (m->contamination == 0.0))
+			INVALID_MODEL("Peer group \"%s\" has a threshold source that does not match the contamination.",
+						  pool + grp->name);
+	}
+	for (int32 g = 0; g < m->n_pooled; g++)
+	{
+		if (pooled[g].name < 0 || pooled[g].reserved != 0 || pooled[g].rows < -1)
+			INVALID_MODEL("Pooled group %d is inconsistent.", g + 1);
+		(void) check_pool_string(m, pooled[g].name, sqlstate, g);
+	}
 }
 
 /* Check the header counts, the total size and the feature table. */
@@ -171,7 +242,7 @@ validate_header(const IsoForestModel *m, Size size, int sqlstate)
 	if (m->version != ISOFOREST_FORMAT_VERSION)
 		INVALID_MODEL("Format version %d is not supported (this build reads version %d).",
 					  m->version, ISOFOREST_FORMAT_VERSION);
-	if (m->flags != 0 || m->reserved != 0)
+	if (m->flags != 0)
 		INVALID_MODEL("Reserved fields are not zero.");
 	if (m->n_features < 1 || m->n_features > ISOFOREST_MAX_FEATURES)
 		INVALID_MODEL("n_features is %d; it must be between 1 and %d.",
@@ -185,13 +256,23 @@ validate_header(const IsoForestModel *m, Size size, int sqlstate)
 	if (m->psi < 1 || m->psi > m->sample_size)
 		INVALID_MODEL("psi is %d; it must be between 1 and sample_size (%d).",
 					  m->psi, m->sample_size);
-	if (m->n_nodes < m->n_trees || (Size) m->n_nodes > MaxAllocSize / sizeof(IsoForestNode))
-		INVALID_MODEL("n_nodes is %d, which does not fit %d trees.", m->n_nodes, m->n_trees);
+	if (m->n_groups < 0 || m->n_groups > ISOFOREST_MAX_GROUPS ||
+		m->n_pooled < 0 || m->n_pooled > ISOFOREST_MAX_GROUPS ||
+		IsoForestTotalTrees(m) > ISOFOREST_MAX_ALL_TREES)
+		INVALID_MODEL("%d peer groups and %d pooled groups are more than a model holds.",
+					  m->n_groups, m->n_pooled);
+	if (m->reserved != 0 || m->reserved2 != 0 || m->threshold_scope > ISOFOREST_SCOPE_GLOBAL ||
+		(m->group_column < 0 && (m->n_groups != 0 || m->n_pooled != 0 || m->threshold_scope != 0)) ||
+		m->group_column < -1 || m->min_group_rows < 0)
+		INVALID_MODEL("Peer-group fields are inconsistent.");
+	if ((int64) m->n_nodes < IsoForestTotalTrees(m) || (Size) m->n_nodes > MaxAllocSize / sizeof(IsoForestNode))
+		INVALID_MODEL("n_nodes is %d, which does not fit %lld trees.", m->n_nodes,
+					  (long long) IsoForestTotalTrees(m));
 	if (m->pool_len < 0)
 		INVALID_MODEL("The string pool length is negative.");
-	if (IsoForestPoolOffset(m->n_features, m->n_trees, m->n_nodes) + m->pool_len != size)
+	if (IsoForestPoolOffset(m) + m->pool_len != size)
 		INVALID_MODEL("The value is %zu bytes but its counts describe %zu bytes.",
-					  size, IsoForestPoolOffset(m->n_features, m->n_trees, m->n_nodes) + m->pool_len);
+					  size, IsoForestPoolOffset(m) + m->pool_len);
 	if (!(m->max_features > 0.0 && m->max_features <= 1.0))
 		INVALID_MODEL("max_features must be in (0, 1].");
 	if (!(m->contamination == 0.0 || (m->contamination > 0.0 && m->contamination <= 0.5)))
@@ -245,11 +326,12 @@ validate_header(const IsoForestModel *m, Size size, int sqlstate)
 			off = next;
 		}
 	}
+	validate_groups(m, sqlstate);
 }
 
 /* Check one tree: forward children, single parents, consistent sizes. */
 static void
-validate_tree(const IsoForestModel *m, int t, int32 *parents, int32 *depth, int sqlstate)
+validate_tree(const IsoForestModel *m, int t, int32 psi, int32 *parents, int32 *depth, int sqlstate)
 {
 	const int32 *start = IsoForestTreeStart(m);
 	const IsoForestNode *nodes = IsoForestNodes(m) + start[t];
@@ -257,12 +339,12 @@ validate_tree(const IsoForestModel *m, int t, int32 *parents, int32 *depth, int 
 	int32		max_depth = 0;
 
 	/* a tree grown on psi rows is at most ceil(log2 psi) deep, here and in scikit-learn */
-	while (((int64) 1 << max_depth) < Max(m->psi, 2))
+	while (((int64) 1 << max_depth) < Max(psi, 2))
 		max_depth++;
 
-	if (n < 1 || n > 2 * m->psi - 1)
+	if (n < 1 || n > 2 * psi - 1)
 		INVALID_MODEL("Tree %d has %d nodes; a tree grown on %d rows has between 1 and %d.",
-					  t, n, m->psi, 2 * m->psi - 1);
+					  t, n, psi, 2 * psi - 1);
 	memset(parents, 0, sizeof(int32) * n);
 	for (int32 i = 0; i < n; i++)
 	{
@@ -297,7 +379,7 @@ validate_tree(const IsoForestModel *m, int t, int32 *parents, int32 *depth, int 
 		depth[node->left] = depth[node->right] = depth[i] + 1;
 		if (depth[i] + 1 > max_depth)
 			INVALID_MODEL("Tree %d is deeper than %d, the most a tree grown on %d rows can be.",
-						  t, max_depth, m->psi);
+						  t, max_depth, psi);
 		if ((int64) nodes[node->left].size + nodes[node->right].size != node->size)
 			INVALID_MODEL("Tree %d node %d has size %d but its children hold %d and %d.",
 						  t, i, node->size, nodes[node->left].size, nodes[node->right].size);
@@ -306,8 +388,8 @@ validate_tree(const IsoForestModel *m, int t, int32 *parents, int32 *depth, int 
 		if (parents[i] != (i == 0 ? 0 : 1))
 			INVALID_MODEL("Tree %d node %d has %d parents; every node but the root has one.",
 						  t, i, parents[i]);
-	if (nodes[0].size != m->psi)
-		INVALID_MODEL("Tree %d holds %d rows at its root but psi is %d.", t, nodes[0].size, m->psi);
+	if (nodes[0].size != psi)
+		INVALID_MODEL("Tree %d holds %d rows at its root but psi is %d.", t, nodes[0].size, psi);
 }
 
 /*
@@ -320,21 +402,29 @@ IsoForestValidate(const IsoForestModel *m, Size size, int sqlstate)
 	const int32 *start;
 	int32	   *parents;
 	int32	   *depth;
+	int32		total;
+	int32		max_psi = 1;
 
 	validate_header(m, size, sqlstate);
 	start = IsoForestTreeStart(m);
-	if (start[0] != 0 || start[m->n_trees] != m->n_nodes)
+	total = (int32) IsoForestTotalTrees(m);
+	if (start[0] != 0 || start[total] != m->n_nodes)
 		INVALID_MODEL("Tree offsets do not cover the %d nodes.", m->n_nodes);
-	for (int t = 0; t < m->n_trees; t++)
-		if (start[t + 1] <= start[t] || start[t + 1] - start[t] > 2 * m->psi - 1)
+	for (int32 t = 0; t < total; t++)
+	{
+		int32		psi = IsoForestForestPsi(m, t / m->n_trees);
+
+		if (start[t + 1] <= start[t] || start[t + 1] - start[t] > 2 * psi - 1)
 			INVALID_MODEL("Tree %d has %d nodes; a tree grown on %d rows has between 1 and %d.",
-						  t, start[t + 1] - start[t], m->psi, 2 * m->psi - 1);
-	parents = palloc(sizeof(int32) * (2 * (Size) m->psi));
-	depth = palloc0(sizeof(int32) * (2 * (Size) m->psi));
-	for (int t = 0; t < m->n_trees; t++)
+						  t, start[t + 1] - start[t], psi, 2 * psi - 1);
+		max_psi = Max(max_psi, psi);
+	}
+	parents = palloc(sizeof(int32) * (2 * (Size) max_psi));
+	depth = palloc0(sizeof(int32) * (2 * (Size) max_psi));
+	for (int32 t = 0; t < total; t++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		validate_tree(m, t, parents, depth, sqlstate);
+		validate_tree(m, t, IsoForestForestPsi(m, t / m->n_trees), parents, depth, sqlstate);
 	}
 	pfree(parents);
 	pfree(depth);
@@ -346,10 +436,15 @@ IsoForestMaxDepth(const IsoForestModel *m)
 {
 	const int32 *start = IsoForestTreeStart(m);
 	const IsoForestNode *all = IsoForestNodes(m);
-	int32	   *depth = palloc(sizeof(int32) * (2 * (Size) m->psi));
+	int32		total = (int32) IsoForestTotalTrees(m);
+	int32		max_tree = 1;
+	int32	   *depth;
 	int32		max_depth = 0;
 
-	for (int t = 0; t < m->n_trees; t++)
+	for (int32 t = 0; t < total; t++)
+		max_tree = Max(max_tree, start[t + 1] - start[t]);
+	depth = palloc(sizeof(int32) * max_tree);
+	for (int32 t = 0; t < total; t++)
 	{
 		const IsoForestNode *nodes = all + start[t];
 

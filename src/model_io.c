@@ -69,6 +69,13 @@ isoforest_model_send(PG_FUNCTION_ARGS)
 	pq_sendint64(&buf, m->rows_skipped);
 	pq_sendint64(&buf, m->calibration_rows);
 	pq_sendint64(&buf, m->trained_at);
+	pq_sendint32(&buf, m->n_groups);
+	pq_sendint32(&buf, m->n_pooled);
+	pq_sendint32(&buf, m->min_group_rows);
+	pq_sendint16(&buf, m->threshold_scope);
+	pq_sendbyte(&buf, m->group_column >= 0);
+	if (m->group_column >= 0)
+		pq_sendstring(&buf, pool + m->group_column);
 	for (int f = 0; f < m->n_features; f++)
 	{
 		const char *label = pool + features[f].labels;
@@ -82,7 +89,23 @@ isoforest_model_send(PG_FUNCTION_ARGS)
 			label += strlen(label) + 1;
 		}
 	}
-	for (int t = 0; t <= m->n_trees; t++)
+	for (int32 g = 0; g < m->n_groups; g++)
+	{
+		const IsoForestGroup *grp = &IsoForestGroups(m)[g];
+
+		pq_sendstring(&buf, pool + grp->name);
+		pq_sendint32(&buf, grp->psi);
+		pq_sendfloat8(&buf, grp->threshold);
+		pq_sendint64(&buf, grp->rows_used);
+		pq_sendint64(&buf, grp->calibration_rows);
+		pq_sendint32(&buf, grp->threshold_source);
+	}
+	for (int32 g = 0; g < m->n_pooled; g++)
+	{
+		pq_sendstring(&buf, pool + IsoForestPooledGroups(m)[g].name);
+		pq_sendint64(&buf, IsoForestPooledGroups(m)[g].rows);
+	}
+	for (int64 t = 0; t <= IsoForestTotalTrees(m); t++)
 		pq_sendint32(&buf, start[t]);
 	for (int32 i = 0; i < m->n_nodes; i++)
 	{
@@ -119,6 +142,7 @@ isoforest_model_recv(PG_FUNCTION_ARGS)
 	IsoForestModel *h = &spec.header;
 	IsoForestModel *m;
 	int32		n_nodes;
+	int64		total;
 	int			remaining;
 
 	memset(&spec, 0, sizeof(spec));
@@ -143,6 +167,15 @@ isoforest_model_recv(PG_FUNCTION_ARGS)
 	h->rows_skipped = pq_getmsgint64(buf);
 	h->calibration_rows = pq_getmsgint64(buf);
 	h->trained_at = pq_getmsgint64(buf);
+	remaining = buf->len - buf->cursor;
+	h->n_groups = get_count(buf, "n_groups", 0, Min(ISOFOREST_MAX_GROUPS, remaining / 33));
+	h->n_pooled = get_count(buf, "n_pooled", 0, Min(ISOFOREST_MAX_GROUPS, remaining / 9));
+	h->min_group_rows = get_count(buf, "min_group_rows", 0, PG_INT32_MAX);
+	h->threshold_scope = pq_getmsgint(buf, 2);
+	if (IsoForestTotalTrees(h) > ISOFOREST_MAX_ALL_TREES)
+		BAD_BINARY("%lld trees are more than a model holds.", (long long) IsoForestTotalTrees(h));
+	if (pq_getmsgbyte(buf))
+		spec.group_column = pstrdup(pq_getmsgstring(buf));
 
 	spec.features = palloc0(sizeof(IsoForestFeatureSpec) * h->n_features);
 	for (int f = 0; f < h->n_features; f++)
@@ -157,11 +190,32 @@ isoforest_model_recv(PG_FUNCTION_ARGS)
 		for (int i = 0; i < fs->n_labels; i++)
 			fs->labels[i] = pstrdup(pq_getmsgstring(buf));
 	}
-	spec.tree_start = palloc(sizeof(int32) * ((Size) h->n_trees + 1));
-	for (int t = 0; t <= h->n_trees; t++)
+	spec.groups = palloc0(sizeof(IsoForestGroupSpec) * Max(h->n_groups, 1));
+	for (int32 g = 0; g < h->n_groups; g++)
+	{
+		IsoForestGroupSpec *gs = &spec.groups[g];
+
+		gs->name = pstrdup(pq_getmsgstring(buf));
+		gs->psi = pq_getmsgint(buf, 4);
+		gs->threshold = pq_getmsgfloat8(buf);
+		gs->rows_used = pq_getmsgint64(buf);
+		gs->calibration_rows = pq_getmsgint64(buf);
+		gs->threshold_source = pq_getmsgint(buf, 4);
+	}
+	spec.pooled = palloc0(sizeof(IsoForestPooledSpec) * Max(h->n_pooled, 1));
+	for (int32 g = 0; g < h->n_pooled; g++)
+	{
+		spec.pooled[g].name = pstrdup(pq_getmsgstring(buf));
+		spec.pooled[g].rows = pq_getmsgint64(buf);
+	}
+	total = IsoForestTotalTrees(h);
+	if ((buf->len - buf->cursor) / 4 < total + 1)
+		BAD_BINARY("The message holds fewer than %lld tree offsets.", (long long) total + 1);
+	spec.tree_start = palloc(sizeof(int32) * ((Size) total + 1));
+	for (int64 t = 0; t <= total; t++)
 		spec.tree_start[t] = pq_getmsgint(buf, 4);
-	if (spec.tree_start[h->n_trees] != n_nodes)
-		BAD_BINARY("The tree offsets end at %d but n_nodes is %d.", spec.tree_start[h->n_trees], n_nodes);
+	if (spec.tree_start[total] != n_nodes)
+		BAD_BINARY("The tree offsets end at %d but n_nodes is %d.", spec.tree_start[total], n_nodes);
 	if ((buf->len - buf->cursor) / 24 < n_nodes)
 		BAD_BINARY("The message holds fewer than %d nodes.", n_nodes);
 	spec.nodes = palloc(sizeof(IsoForestNode) * (Size) n_nodes);
@@ -177,9 +231,9 @@ isoforest_model_recv(PG_FUNCTION_ARGS)
 		BAD_BINARY("%d bytes follow the last node.", buf->len - buf->cursor);
 
 	/* tree offsets are checked by the validator; Build only needs them in range */
-	for (int t = 0; t < h->n_trees; t++)
+	for (int64 t = 0; t < total; t++)
 		if (spec.tree_start[t] < 0 || spec.tree_start[t] > n_nodes)
-			BAD_BINARY("Tree %d starts at node %d, outside the %d nodes.", t, spec.tree_start[t], n_nodes);
+			BAD_BINARY("Tree %lld starts at node %d, outside the %d nodes.", (long long) t, spec.tree_start[t], n_nodes);
 	m = IsoForestModelBuild(&spec);
 	IsoForestValidate(m, VARSIZE(m), ERRCODE_INVALID_BINARY_REPRESENTATION);
 	PG_RETURN_ISOFOREST_MODEL_P(m);

@@ -82,6 +82,33 @@ append_node_column(StringInfo out, const char *key, const IsoForestNode *nodes, 
 	appendStringInfoChar(out, ']');
 }
 
+/* Append ,"trees":[...] for the n_trees trees from tree first. */
+static void
+append_trees(StringInfo out, const IsoForestModel *m, int32 first)
+{
+	const int32 *start = IsoForestTreeStart(m);
+
+	appendStringInfoString(out, ",\"trees\":[");
+	for (int32 t = first; t < first + m->n_trees; t++)
+	{
+		const IsoForestNode *nodes = IsoForestNodes(m) + start[t];
+		int32		n = start[t + 1] - start[t];
+
+		appendStringInfoString(out, t > first ? ",{" : "{");
+		append_node_column(out, "feature", nodes, n, 0);
+		appendStringInfoChar(out, ',');
+		append_node_column(out, "threshold", nodes, n, 1);
+		appendStringInfoChar(out, ',');
+		append_node_column(out, "left", nodes, n, 2);
+		appendStringInfoChar(out, ',');
+		append_node_column(out, "right", nodes, n, 3);
+		appendStringInfoChar(out, ',');
+		append_node_column(out, "size", nodes, n, 4);
+		appendStringInfoChar(out, '}');
+	}
+	appendStringInfoChar(out, ']');
+}
+
 /*
  * Write a model as JSON.  Without trees (for info()), add the derived
  * facts n_nodes, max_depth and size_bytes instead.
@@ -110,33 +137,49 @@ IsoForestWriteJson(StringInfo out, const IsoForestModel *m, bool with_trees)
 					 m->rows_used, m->rows_skipped);
 	append_timestamp(out, m->trained_at);
 
+	if (m->group_column >= 0)
+	{
+		const char *pool = IsoForestPool(m);
+
+		appendStringInfoString(out, ",\"group_column\":");
+		escape_json(out, pool + m->group_column);
+		appendStringInfo(out, ",\"threshold_scope\":\"%s\",\"min_group_rows\":%d,\"pooled\":[",
+						 m->threshold_scope == ISOFOREST_SCOPE_GLOBAL ? "global" : "group",
+						 m->min_group_rows);
+		for (int32 g = 0; g < m->n_pooled; g++)
+		{
+			appendStringInfoString(out, g > 0 ? ",{\"group\":" : "{\"group\":");
+			escape_json(out, pool + IsoForestPooledGroups(m)[g].name);
+			appendStringInfo(out, ",\"rows\":" INT64_FORMAT "}", IsoForestPooledGroups(m)[g].rows);
+		}
+		appendStringInfoString(out, "],\"groups\":[");
+		for (int32 g = 0; g < m->n_groups; g++)
+		{
+			const IsoForestGroup *grp = &IsoForestGroups(m)[g];
+
+			appendStringInfoString(out, g > 0 ? ",{\"group\":" : "{\"group\":");
+			escape_json(out, pool + grp->name);
+			appendStringInfo(out, ",\"psi\":%d,\"threshold\":", grp->psi);
+			append_double(out, grp->threshold);
+			appendStringInfo(out, ",\"threshold_source\":\"%s\",\"calibration_rows\":" INT64_FORMAT
+							 ",\"rows_used\":" INT64_FORMAT,
+							 IsoForestThresholdSourceName(grp->threshold_source),
+							 grp->calibration_rows, grp->rows_used);
+			if (with_trees)
+				append_trees(out, m, (g + 1) * m->n_trees);
+			appendStringInfoChar(out, '}');
+		}
+		appendStringInfoChar(out, ']');
+	}
+
 	if (!with_trees)
 	{
-		appendStringInfo(out, ",\"n_nodes\":%d,\"max_depth\":%d,\"size_bytes\":%zu}",
-						 m->n_nodes, IsoForestMaxDepth(m), (Size) VARSIZE(m));
+		appendStringInfo(out, ",\"n_groups\":%d,\"n_nodes\":%d,\"max_depth\":%d,\"size_bytes\":%zu}",
+						 m->n_groups, m->n_nodes, IsoForestMaxDepth(m), (Size) VARSIZE(m));
 		return;
 	}
-
-	appendStringInfoString(out, ",\"trees\":[");
-	for (int t = 0; t < m->n_trees; t++)
-	{
-		const int32 *start = IsoForestTreeStart(m);
-		const IsoForestNode *nodes = IsoForestNodes(m) + start[t];
-		int32		n = start[t + 1] - start[t];
-
-		appendStringInfoString(out, t > 0 ? ",{" : "{");
-		append_node_column(out, "feature", nodes, n, 0);
-		appendStringInfoChar(out, ',');
-		append_node_column(out, "threshold", nodes, n, 1);
-		appendStringInfoChar(out, ',');
-		append_node_column(out, "left", nodes, n, 2);
-		appendStringInfoChar(out, ',');
-		append_node_column(out, "right", nodes, n, 3);
-		appendStringInfoChar(out, ',');
-		append_node_column(out, "size", nodes, n, 4);
-		appendStringInfoChar(out, '}');
-	}
-	appendStringInfoString(out, "]}");
+	append_trees(out, m, 0);
+	appendStringInfoChar(out, '}');
 }
 
 /* ---------------------------------------------------------------- input */
@@ -201,25 +244,30 @@ read_node_column(JsonbContainer *tree, const char *key, IsoForestNode *nodes, in
 	}
 }
 
-/* Read the "trees" array into spec->tree_start and spec->nodes. */
+/* Where read_trees appends: node storage and the next tree's index. */
+typedef struct TreeReader
+{
+	Size		cap;			/* nodes allocated */
+	int32		n_nodes;		/* nodes read */
+	int32		next_tree;		/* trees read */
+} TreeReader;
+
+/* Read a "trees" array of n_trees trees grown on psi rows, appending to spec. */
 static void
-read_trees(const JsonbValue *v, IsoForestSpec *spec)
+read_trees(const JsonbValue *v, IsoForestSpec *spec, int32 psi, TreeReader *tr)
 {
 	int32		n_trees;
 	JsonbContainer *arr = get_array(v, "trees", &n_trees);
-	int32		max_nodes = 2 * spec->header.psi - 1;
-	Size		cap = 0;
-	int32		n_nodes = 0;
+	int32		max_nodes = 2 * psi - 1;
 
 	if (n_trees != spec->header.n_trees)
 		BAD_TEXT("\"trees\" has %d entries but \"n_trees\" is %d.", n_trees, spec->header.n_trees);
-	spec->tree_start = palloc(sizeof(int32) * ((Size) n_trees + 1));
-	spec->nodes = NULL;
 	for (int32 t = 0; t < n_trees; t++)
 	{
 		JsonbContainer *tree = get_object(array_element(arr, t), "trees[]");
 		JsonbValue *feature = getKeyJsonValueFromContainer(tree, "feature", 7, NULL);
 		int32		n;
+		int32		at = tr->n_nodes;
 
 		if (JsonContainerSize(tree) != 5)
 			BAD_TEXT("Tree %d must have exactly the keys feature, threshold, left, right and size.", t);
@@ -228,28 +276,93 @@ read_trees(const JsonbValue *v, IsoForestSpec *spec)
 		(void) get_array(feature, "feature", &n);
 		if (n < 1 || n > max_nodes)
 			BAD_TEXT("Tree %d has %d nodes; a tree grown on %d rows has between 1 and %d.",
-					 t, n, spec->header.psi, max_nodes);
-		if ((Size) n_nodes + n > MaxAllocSize / sizeof(IsoForestNode))
+					 t, n, psi, max_nodes);
+		if ((Size) at + n > MaxAllocSize / sizeof(IsoForestNode))
 			BAD_TEXT("The trees have too many nodes.");
-		if ((Size) n_nodes + n > cap)
+		if ((Size) at + n > tr->cap)
 		{
-			cap = Max(cap * 2, (Size) n_nodes + n);
-			cap = Min(cap, MaxAllocSize / sizeof(IsoForestNode));
-			spec->nodes = spec->nodes ? repalloc(spec->nodes, cap * sizeof(IsoForestNode))
-				: palloc(cap * sizeof(IsoForestNode));
+			tr->cap = Min(Max(tr->cap * 2, (Size) at + n), MaxAllocSize / sizeof(IsoForestNode));
+			spec->nodes = spec->nodes ? repalloc(spec->nodes, tr->cap * sizeof(IsoForestNode))
+				: palloc(tr->cap * sizeof(IsoForestNode));
 		}
-		spec->tree_start[t] = n_nodes;
-		read_node_column(tree, "feature", spec->nodes + n_nodes, n, 0);
-		read_node_column(tree, "threshold", spec->nodes + n_nodes, n, 1);
-		read_node_column(tree, "left", spec->nodes + n_nodes, n, 2);
-		read_node_column(tree, "right", spec->nodes + n_nodes, n, 3);
-		read_node_column(tree, "size", spec->nodes + n_nodes, n, 4);
-		for (int32 i = n_nodes; i < n_nodes + n; i++)
+		spec->tree_start[tr->next_tree++] = at;
+		read_node_column(tree, "feature", spec->nodes + at, n, 0);
+		read_node_column(tree, "threshold", spec->nodes + at, n, 1);
+		read_node_column(tree, "left", spec->nodes + at, n, 2);
+		read_node_column(tree, "right", spec->nodes + at, n, 3);
+		read_node_column(tree, "size", spec->nodes + at, n, 4);
+		for (int32 i = at; i < at + n; i++)
 			if (spec->nodes[i].feature == -1)
 				spec->nodes[i].threshold = 0.0; /* leaves carry no threshold */
-		n_nodes += n;
+		tr->n_nodes += n;
 	}
-	spec->tree_start[n_trees] = n_nodes;
+}
+
+/* Read "pooled": [{"group": ..., "rows": ...}]. */
+static void
+read_pooled(const JsonbValue *v, IsoForestSpec *spec)
+{
+	int32		n;
+	JsonbContainer *arr = get_array(v, "pooled", &n);
+
+	if (n > ISOFOREST_MAX_GROUPS)
+		BAD_TEXT("\"pooled\" has more than %d groups.", ISOFOREST_MAX_GROUPS);
+	spec->header.n_pooled = n;
+	spec->pooled = palloc0(sizeof(IsoForestPooledSpec) * Max(n, 1));
+	for (int32 g = 0; g < n; g++)
+	{
+		JsonbContainer *obj = get_object(array_element(arr, g), "pooled[]");
+		JsonbValue *name = getKeyJsonValueFromContainer(obj, "group", 5, NULL);
+		JsonbValue *rows = getKeyJsonValueFromContainer(obj, "rows", 4, NULL);
+
+		if (name == NULL || rows == NULL || JsonContainerSize(obj) != 2)
+			BAD_TEXT("A pooled group needs exactly the keys group and rows.");
+		spec->pooled[g].name = get_string(name, "group");
+		spec->pooled[g].rows = get_int(rows, "rows", -1, PG_INT64_MAX);
+	}
+}
+
+/* Read "groups": the peer-group forests, with their trees, after the global forest's. */
+static void
+read_groups(const JsonbValue *v, IsoForestSpec *spec, TreeReader *tr)
+{
+	int32		n;
+	JsonbContainer *arr = get_array(v, "groups", &n);
+
+	if (n != spec->header.n_groups)
+		BAD_TEXT("\"groups\" has %d entries, not %d.", n, spec->header.n_groups);
+	for (int32 g = 0; g < n; g++)
+	{
+		JsonbContainer *obj = get_object(array_element(arr, g), "groups[]");
+		IsoForestGroupSpec *gs = &spec->groups[g];
+		static const char *const keys[] = {"group", "psi", "threshold", "threshold_source",
+		"calibration_rows", "rows_used", "trees"};
+		JsonbValue *vals[7];
+		char	   *source;
+
+		if (JsonContainerSize(obj) != 7)
+			BAD_TEXT("Peer group %d must have exactly the keys group, psi, threshold, threshold_source, calibration_rows, rows_used and trees.", g + 1);
+		for (int k = 0; k < 7; k++)
+		{
+			vals[k] = getKeyJsonValueFromContainer(obj, keys[k], strlen(keys[k]), NULL);
+			if (vals[k] == NULL)
+				BAD_TEXT("Peer group %d has no \"%s\".", g + 1, keys[k]);
+		}
+		gs->name = get_string(vals[0], "group");
+		gs->psi = (int32) get_int(vals[1], "psi", 1, ISOFOREST_MAX_SAMPLE);
+		gs->threshold = get_double(vals[2], "threshold");
+		source = get_string(vals[3], "threshold_source");
+		for (gs->threshold_source = 0; gs->threshold_source <= ISOFOREST_THRESHOLD_SAMPLED; gs->threshold_source++)
+			if (strcmp(source, IsoForestThresholdSourceName(gs->threshold_source)) == 0)
+				break;
+		if (gs->threshold_source > ISOFOREST_THRESHOLD_SAMPLED)
+			BAD_TEXT("Unknown threshold source \"%s\".", source);
+		gs->calibration_rows = get_int(vals[4], "calibration_rows", 0, PG_INT64_MAX);
+		gs->rows_used = get_int(vals[5], "rows_used", 1, PG_INT64_MAX);
+		if (gs->psi > spec->header.sample_size)
+			BAD_TEXT("Peer group %d has psi %d, more than sample_size.", g + 1, gs->psi);
+		read_trees(vals[6], spec, gs->psi, tr);
+	}
 }
 
 /* Parse the JSON text of a model; the caller validates the result. */
@@ -263,6 +376,9 @@ IsoForestReadJson(const char *text)
 	JsonbValue	v;
 	JsonbIteratorToken r;
 	JsonbValue	trees = {0};
+	JsonbValue	groups = {0};
+	bool		have_groups = false;
+	TreeReader	tr = {0};
 	bool		have_format = false,
 				have_features = false,
 				have_threshold = false,
@@ -373,6 +489,25 @@ IsoForestReadJson(const char *text)
 			trees = v;
 			have_trees = true;
 		}
+		else if (strcmp(key, "group_column") == 0)
+			spec.group_column = get_string(&v, key);
+		else if (strcmp(key, "threshold_scope") == 0)
+		{
+			char	   *scope = get_string(&v, key);
+
+			if (strcmp(scope, "group") != 0 && strcmp(scope, "global") != 0)
+				BAD_TEXT("\"threshold_scope\" must be \"group\" or \"global\".");
+			h->threshold_scope = strcmp(scope, "global") == 0 ? ISOFOREST_SCOPE_GLOBAL : ISOFOREST_SCOPE_GROUP;
+		}
+		else if (strcmp(key, "min_group_rows") == 0)
+			h->min_group_rows = (int32) get_int(&v, key, 0, PG_INT32_MAX);
+		else if (strcmp(key, "pooled") == 0)
+			read_pooled(&v, &spec);
+		else if (strcmp(key, "groups") == 0)
+		{
+			groups = v;
+			have_groups = true;
+		}
 		else
 			BAD_TEXT("Unknown key \"%s\".", key);
 	}
@@ -391,6 +526,22 @@ IsoForestReadJson(const char *text)
 	if (h->psi > h->sample_size)
 		BAD_TEXT("\"psi\" (%d) is larger than \"sample_size\" (%d).", h->psi, h->sample_size);
 
-	read_trees(&trees, &spec);
+	if (have_groups)
+	{
+		int32		n;
+
+		(void) get_array(&groups, "groups", &n);
+		if (n > ISOFOREST_MAX_GROUPS || (int64) h->n_trees * (1 + n) > ISOFOREST_MAX_ALL_TREES)
+			BAD_TEXT("\"groups\" has more forests than a model holds.");
+		h->n_groups = n;
+		spec.groups = palloc0(sizeof(IsoForestGroupSpec) * Max(n, 1));
+	}
+	if ((have_groups || h->n_pooled > 0) && spec.group_column == NULL)
+		BAD_TEXT("Peer groups need a \"group_column\".");
+	spec.tree_start = palloc(sizeof(int32) * ((Size) IsoForestTotalTrees(h) + 1));
+	read_trees(&trees, &spec, h->psi, &tr);
+	if (have_groups)
+		read_groups(&groups, &spec, &tr);
+	spec.tree_start[tr.next_tree] = tr.n_nodes;
 	return IsoForestModelBuild(&spec);
 }

@@ -49,6 +49,8 @@ typedef struct RowFeatureMap
 	ColumnKind *kind;
 	FmgrInfo   *output;			/* per feature: output function, for label() */
 	const IsoForestFeatureSpec *features;
+	int32		group_attno;	/* 0-based attribute of the peer-group column, or -1 */
+	FmgrInfo	group_output;	/* its output function */
 } RowFeatureMap;
 
 /* The numeric kind of a type, or -1. */
@@ -78,8 +80,23 @@ numeric_kind(Oid type)
  * Map the features onto the columns of a row type.  A missing column or a
  * non-numeric column without label() is an ERROR naming it.
  */
+/* The 0-based position of a live column by name, or -1. */
+static int32
+find_column(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+			return i;
+	}
+	return -1;
+}
+
 static RowFeatureMap *
-map_build(TupleDesc desc, Oid typid, int32 typmod, const IsoForestFeatureSpec *features, int32 n)
+map_build(TupleDesc desc, Oid typid, int32 typmod, const IsoForestFeatureSpec *features, int32 n,
+		  const char *group_column)
 {
 	RowFeatureMap *map = palloc0(sizeof(RowFeatureMap));
 
@@ -93,19 +110,9 @@ map_build(TupleDesc desc, Oid typid, int32 typmod, const IsoForestFeatureSpec *f
 	for (int32 f = 0; f < n; f++)
 	{
 		const char *name = features[f].name;
-		int32		att = -1;
+		int32		att = find_column(desc, name);
 		Oid			type;
 
-		for (int i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute a = TupleDescAttr(desc, i);
-
-			if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
-			{
-				att = i;
-				break;
-			}
-		}
 		if (att < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -132,6 +139,20 @@ map_build(TupleDesc desc, Oid typid, int32 typmod, const IsoForestFeatureSpec *f
 							name, format_type_be(TupleDescAttr(desc, att)->atttypid)),
 					 errhint("Encode it with label(%s).", quote_identifier(name))));
 	}
+	map->group_attno = -1;
+	if (group_column != NULL)
+	{
+		Oid			out;
+		bool		varlena;
+
+		map->group_attno = find_column(desc, group_column);
+		if (map->group_attno < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("peer-group column \"%s\" is not in the row", group_column)));
+		getTypeOutputInfo(TupleDescAttr(desc, map->group_attno)->atttypid, &out, &varlena);
+		fmgr_info_cxt(out, &map->group_output, CurrentMemoryContext);
+	}
 	map->desc = CreateTupleDescCopy(desc);
 	return map;
 }
@@ -139,7 +160,7 @@ map_build(TupleDesc desc, Oid typid, int32 typmod, const IsoForestFeatureSpec *f
 /* The map for this row's type: the cached one if it matches, else a new one in cxt. */
 RowFeatureMap *
 RowFeatureMapFor(RowFeatureMap *cached, HeapTupleHeader row, const IsoForestFeatureSpec *features,
-				 int32 n, MemoryContext cxt)
+				 int32 n, const char *group_column, MemoryContext cxt)
 {
 	Oid			typid = HeapTupleHeaderGetTypeId(row);
 	int32		typmod = HeapTupleHeaderGetTypMod(row);
@@ -154,7 +175,7 @@ RowFeatureMapFor(RowFeatureMap *cached, HeapTupleHeader row, const IsoForestFeat
 		return cached;
 	desc = lookup_rowtype_tupdesc(typid, typmod);
 	old = MemoryContextSwitchTo(cxt);
-	map = map_build(desc, typid, typmod, features, n);
+	map = map_build(desc, typid, typmod, features, n, group_column);
 	if (typid != RECORDOID)
 	{
 		map->typentry = lookup_type_cache(typid, TYPECACHE_TUPDESC);
@@ -266,4 +287,22 @@ RowFeatureRead(const RowFeatureMap *map, HeapTupleHeader row, double *out, bool 
 			status = FEATURES_NOT_FINITE;
 	}
 	return status;
+}
+
+/* The row's peer-group value as text (its type's output), or NULL. */
+char *
+RowGroupValue(const RowFeatureMap *map, HeapTupleHeader row)
+{
+	HeapTupleData tuple;
+	Datum		value;
+	bool		isnull;
+
+	if (map->group_attno < 0)
+		return NULL;
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
+	value = heap_getattr(&tuple, map->group_attno + 1, map->desc, &isnull);
+	return isnull ? NULL : OutputFunctionCall((FmgrInfo *) &map->group_output, value);
 }

@@ -13,7 +13,8 @@ typedef struct RowFeatureMap RowFeatureMap;
 
 extern RowFeatureMap *RowFeatureMapFor(RowFeatureMap *cached, HeapTupleHeader row,
 									   const IsoForestFeatureSpec *features, int32 n,
-									   MemoryContext cxt);
+									   const char *group_column, MemoryContext cxt);
+extern char *RowGroupValue(const RowFeatureMap *map, HeapTupleHeader row);
 extern FeatureRowStatus RowFeatureRead(const RowFeatureMap *map, HeapTupleHeader row, double *out,
 									   bool *out_nulls);
 

@@ -116,7 +116,7 @@ ThresholdFromCalibration(const Forest *forest, const FitState *s, int64 *rows, b
 	{
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
-		values[i] = -ForestScore(forest, SLOT_X(slots + slot * i));
+		values[i] = -ForestScore(forest, 0, SLOT_X(slots + slot * i));
 		counts[i] = SLOT_COUNT(slots + slot * i);
 		*rows += counts[i];
 	}
