@@ -15,6 +15,7 @@ OBJS = \
 	src/fit_state.o \
 	src/fit_state_io.o \
 	src/forest.o \
+	src/group_models.o \
 	src/isoforest.o \
 	src/json_value.o \
 	src/model.o \

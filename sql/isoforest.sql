@@ -166,6 +166,36 @@ COMMENT ON FUNCTION isoforest.decision(isoforest.model, record) IS
 COMMENT ON FUNCTION isoforest.is_anomaly(isoforest.model, record) IS
     'true when the row scores above the model threshold (decision < 0)';
 
+-- Peer groups ------------------------------------------------------------------
+
+CREATE FUNCTION isoforest.score(isoforest.model, grp text, x float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME', 'isoforest_score_group'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION isoforest.decision(isoforest.model, grp text, x float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME', 'isoforest_decision_group'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION isoforest.is_anomaly(isoforest.model, grp text, x float8[]) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'isoforest_is_anomaly_group'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION isoforest.score(isoforest.model, text, float8[]) IS
+    'anomaly score of a feature array by the forest of peer group grp (NULL or a group without a forest: the global forest)';
+COMMENT ON FUNCTION isoforest.decision(isoforest.model, text, float8[]) IS
+    'threshold minus score of a feature array by the forest of peer group grp';
+COMMENT ON FUNCTION isoforest.is_anomaly(isoforest.model, text, float8[]) IS
+    'true when the feature array scores above the threshold of peer group grp''s forest';
+
+CREATE FUNCTION isoforest.peer_group(isoforest.model, "row" record) RETURNS text
+    AS 'MODULE_PATHNAME', 'isoforest_peer_group'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION isoforest.peer_group(isoforest.model, record) IS
+    'the peer group whose forest scores this row; NULL when the global forest does (ungrouped model, pooled or unseen group, NULL group)';
+
+CREATE FUNCTION isoforest.group_models(groups text[], models isoforest.model[], options jsonb) RETURNS isoforest.model
+    AS 'MODULE_PATHNAME', 'isoforest_group_models'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION isoforest.group_models(text[], isoforest.model[], jsonb) IS
+    'one peer-grouped model from a global model (group NULL) and per-group models (NULL model: pooled); options: group_column, min_group_rows, threshold_scope, threshold';
+
 -- The registry -----------------------------------------------------------------
 
 CREATE TABLE isoforest.models (
@@ -235,6 +265,8 @@ DECLARE
     n_null    bigint;
     n_nonfinite bigint;
     n_used    bigint;
+    threshold_t float8;
+    pooled_list text;
 BEGIN
     IF name IS NULL OR name = '' THEN
         RAISE EXCEPTION 'model name must not be empty' USING ERRCODE = '22023';
@@ -247,8 +279,13 @@ BEGIN
             HINT = 'For example ARRAY[''log1p(total_release_kg)'', ''label(industry)''].';
     END IF;
     IF group_by IS NOT NULL THEN
-        RAISE EXCEPTION 'group_by is not supported yet' USING ERRCODE = '0A000',
-            HINT = 'Train one model per group with isoforest.fit(...) GROUP BY, for now.';
+        IF min_group_rows IS NULL OR min_group_rows < 2 THEN
+            RAISE EXCEPTION 'min_group_rows must be at least 2, not %', min_group_rows USING ERRCODE = '22023';
+        END IF;
+        IF threshold_scope IS NULL OR threshold_scope NOT IN ('group', 'global') THEN
+            RAISE EXCEPTION 'threshold_scope must be ''group'' or ''global'', not %', quote_nullable(threshold_scope)
+                USING ERRCODE = '22023';
+        END IF;
     END IF;
     IF compat IS NOT NULL THEN
         RAISE EXCEPTION 'compat => % is not supported yet', quote_literal(compat) USING ERRCODE = '0A000';
@@ -309,6 +346,18 @@ BEGIN
         END IF;
     END LOOP;
 
+    IF group_by IS NOT NULL THEN
+        SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+        WHERE a.attrelid = source AND a.attname = group_by AND a.attnum > 0 AND NOT a.attisdropped;
+        IF coltype IS NULL THEN
+            RAISE EXCEPTION 'group_by column "%" does not exist in %', group_by, source USING ERRCODE = '42703';
+        END IF;
+        IF coltype IN ('json'::regtype, 'xml'::regtype, 'point'::regtype) THEN
+            RAISE EXCEPTION 'group_by column "%" is of type %, which has no equality to group by', group_by, coltype
+                USING ERRCODE = '42804';
+        END IF;
+    END IF;
+
     IF key IS NOT NULL THEN
         IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key
                        AND a.attnum > 0 AND NOT a.attisdropped) THEN
@@ -325,14 +374,65 @@ BEGIN
     options := jsonb_build_object('n_trees', n_trees, 'sample_size', sample_size,
                                   'max_features', max_features, 'contamination', contamination,
                                   'seed', seed, 'features', spec);
-    EXECUTE format($q$
-        SELECT isoforest.fit(v, $2),
-               count(*),
-               count(*) FILTER (WHERE v IS NULL OR array_position(v, NULL) IS NOT NULL),
-               count(*) FILTER (WHERE array_position(v, NULL) IS NULL
-                                  AND ('NaN' = ANY (v) OR 'Infinity' = ANY (v) OR '-Infinity' = ANY (v)))
-        FROM (SELECT isoforest.feature_vector($1, t.*) AS v FROM %s AS t) s$q$, source)
-        USING spec, options INTO m, n_total, n_null, n_nonfinite;
+    IF group_by IS NULL THEN
+        EXECUTE format($q$
+            SELECT isoforest.fit(v, $2),
+                   count(*),
+                   count(*) FILTER (WHERE v IS NULL OR array_position(v, NULL) IS NOT NULL),
+                   count(*) FILTER (WHERE array_position(v, NULL) IS NULL
+                                      AND ('NaN' = ANY (v) OR 'Infinity' = ANY (v) OR '-Infinity' = ANY (v)))
+            FROM (SELECT isoforest.feature_vector($1, t.*) AS v FROM %s AS t) s$q$, source)
+            USING spec, options INTO m, n_total, n_null, n_nonfinite;
+    ELSE
+        -- one scan: a forest per group and the global forest (GROUPING SETS);
+        -- group values as text through the type's output function, as scoring reads them
+        IF to_regclass('pg_temp.isoforest_train_parts') IS NOT NULL THEN
+            DROP TABLE pg_temp.isoforest_train_parts;
+        END IF;
+        EXECUTE format($q$
+            CREATE TEMP TABLE isoforest_train_parts AS
+            SELECT grouping(g) = 1 AS is_global, g, isoforest.fit(v, $2) AS m, count(*) AS n,
+                   count(*) FILTER (WHERE v IS NULL OR array_position(v, NULL) IS NOT NULL) AS n_null,
+                   count(*) FILTER (WHERE array_position(v, NULL) IS NULL
+                                      AND ('NaN' = ANY (v) OR 'Infinity' = ANY (v) OR '-Infinity' = ANY (v))) AS n_nonfinite
+            FROM (SELECT CASE WHEN t.%I IS NULL THEN NULL ELSE format('%%s', t.%I) END AS g,
+                         isoforest.feature_vector($1, t.*) AS v FROM %s AS t) s
+            GROUP BY GROUPING SETS ((g), ())$q$, group_by, group_by, source)
+            USING spec, options;
+        SELECT p.m, p.n, p.n_null, p.n_nonfinite INTO m, n_total, n_null, n_nonfinite
+        FROM pg_temp.isoforest_train_parts p WHERE p.is_global;
+        IF coalesce((isoforest.info(m)->>'rows_used')::bigint, 0) >= 2 THEN
+            -- groups with too few usable rows are pooled: the global forest scores them
+            SELECT isoforest.group_models(
+                       array_agg(CASE WHEN p.is_global THEN NULL ELSE p.g END),
+                       array_agg(p.m),
+                       jsonb_build_object('group_column', group_by, 'min_group_rows', train.min_group_rows,
+                                          'threshold_scope', 'group'))
+            INTO m
+            FROM pg_temp.isoforest_train_parts p WHERE p.is_global OR p.g IS NOT NULL;
+            IF threshold_scope = 'global' THEN
+                -- one threshold over every row's peer score, as scikit-learn sets offset_
+                EXECUTE format($q$
+                    SELECT CASE WHEN $2::float8 IS NULL THEN 0.5
+                                ELSE -percentile_cont($2) WITHIN GROUP (ORDER BY -isoforest.score($1, t.*)) END
+                    FROM %s AS t WHERE isoforest.score($1, t.*) IS NOT NULL$q$, source)
+                    USING m, contamination INTO threshold_t;
+                SELECT isoforest.group_models(
+                           array_agg(CASE WHEN p.is_global THEN NULL ELSE p.g END),
+                           array_agg(p.m),
+                           jsonb_build_object('group_column', group_by, 'min_group_rows', train.min_group_rows,
+                                              'threshold_scope', 'global', 'threshold', threshold_t))
+                INTO m
+                FROM pg_temp.isoforest_train_parts p WHERE p.is_global OR p.g IS NOT NULL;
+            END IF;
+            SELECT string_agg(format('%s (%s rows)', p.g, coalesce((isoforest.info(p.m)->>'rows_used')::bigint, 0)),
+                              ', ' ORDER BY p.g) INTO pooled_list
+            FROM pg_temp.isoforest_train_parts p
+            WHERE NOT p.is_global AND p.g IS NOT NULL
+              AND coalesce((isoforest.info(p.m)->>'rows_used')::bigint, 0) < train.min_group_rows;
+        END IF;
+        DROP TABLE pg_temp.isoforest_train_parts;
+    END IF;
 
     n_used := coalesce((isoforest.info(m)->>'rows_used')::bigint, 0);
     IF n_used < 2 THEN
@@ -355,10 +455,18 @@ BEGIN
         group_by = excluded.group_by, parameters = excluded.parameters, trained_at = excluded.trained_at,
         rows = excluded.rows, rows_skipped = excluded.rows_skipped;
 
-    RAISE NOTICE 'isoforest model "%" trained on %: % rows used, % skipped (% with a NULL feature, % not finite after transforms); % trees of % rows; threshold %; % ms',
-        name, source, n_used, n_total - n_used, n_null, n_nonfinite, n_trees,
-        isoforest.info(m)->>'psi', round((isoforest.info(m)->>'threshold')::numeric, 4),
-        round(extract(epoch FROM clock_timestamp() - started)::numeric * 1000);
+    IF group_by IS NULL THEN
+        RAISE NOTICE 'isoforest model "%" trained on %: % rows used, % skipped (% with a NULL feature, % not finite after transforms); % trees of % rows; threshold %; % ms',
+            name, source, n_used, n_total - n_used, n_null, n_nonfinite, n_trees,
+            isoforest.info(m)->>'psi', round((isoforest.info(m)->>'threshold')::numeric, 4),
+            round(extract(epoch FROM clock_timestamp() - started)::numeric * 1000);
+    ELSE
+        RAISE NOTICE 'isoforest model "%" trained on %: % rows used, % skipped (% with a NULL feature, % not finite after transforms); a global forest and % peer-group forests by "%" (% trees each; thresholds per %); % ms; pooled into the global forest, fewer than % usable rows: %',
+            name, source, n_used, n_total - n_used, n_null, n_nonfinite,
+            isoforest.info(m)->>'n_groups', group_by, n_trees, threshold_scope,
+            round(extract(epoch FROM clock_timestamp() - started)::numeric * 1000),
+            min_group_rows, coalesce(pooled_list, 'none');
+    END IF;
     RETURN m;
 END
 $train$;
@@ -406,12 +514,14 @@ BEGIN
     qualified := array_to_string(ARRAY(SELECT quote_ident(p) FROM unnest(parts) p), '.');
     EXECUTE format($v$
         CREATE MATERIALIZED VIEW %s AS
-        SELECT t.*,
+        SELECT t.*,%s
                isoforest.score(m.model, t.*) AS anomaly_score,
                isoforest.is_anomaly(m.model, t.*)::int AS anomaly
         FROM %s AS t,
              (SELECT mo.model FROM isoforest.models mo WHERE mo.name = %L) AS m$v$,
-        qualified, reg.source, name);
+        qualified,
+        CASE WHEN reg.group_by IS NOT NULL THEN ' isoforest.peer_group(m.model, t.*) AS peer_group,' ELSE '' END,
+        reg.source, name);
     v := qualified::regclass;
     EXECUTE format('CREATE UNIQUE INDEX ON %s (%I)', v, reg.key);
     EXECUTE format('COMMENT ON MATERIALIZED VIEW %s IS %L', v,
