@@ -2,6 +2,7 @@
 -- detect(), the anomaly view and its refresh, overlap() and histogram().
 SET extra_float_digits = 0;
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 
 -- feature text is parsed, never executed
 SELECT f, (isoforest.parse_feature(f)).*
@@ -107,7 +108,7 @@ SELECT isoforest.train('p2', 'plants', ARRAY['score'], max_features => 0);
 SELECT isoforest.train('p2', 'plants', ARRAY['score'], contamination => 0.6);
 SELECT isoforest.train('p2', 'plants', ARRAY['score'], key => 'kind');
 SELECT isoforest.train('p2', 'plants', ARRAY['score'], key => 'nope');
-SELECT isoforest.train('p2', 'plants', ARRAY['score'], group_by => 'kind');
+SELECT isoforest.train('p2', 'plants', ARRAY['score'], group_by => 'kind', threshold_scope => 'everywhere');
 SELECT isoforest.train('keyless', 'plants_2', ARRAY['log1p(score)'], seed => 1) IS NOT NULL AS keyless_trained;
 SELECT isoforest.train('p3', '(SELECT 1)', ARRAY['score']);
 CREATE TABLE tiny AS SELECT 1.0::float8 AS v UNION ALL SELECT NULL;
