@@ -44,8 +44,9 @@ SELECT results_eq($$SELECT split_part(signature, '(', 1), provolatile::text, pro
 SELECT is_empty($$SELECT signature FROM ext_functions
                   WHERE prokind = 'f' AND NOT proisstrict
                     AND signature NOT LIKE 'isoforest.fit\_%fn(%'
+                    AND signature NOT LIKE 'isoforest.%(isoforest.model,text,double precision[])'
                     AND split_part(signature, '(', 1) NOT IN (SELECT fname FROM registry_functions)$$,
-                'every function but the aggregate support and registry ones is STRICT (those check NULLs themselves)');
+                'every function is STRICT but the aggregate support, registry and (model, group, x) ones, which handle NULLs themselves (a NULL group means the global forest)');
 
 SELECT is_empty($$SELECT signature FROM ext_functions
                   WHERE proisstrict AND signature LIKE 'isoforest.fit\_%fn(%'$$,
