@@ -267,6 +267,8 @@ DECLARE
     n_used    bigint;
     threshold_t float8;
     pooled_list text;
+    est_bytes bigint;
+    est_forests bigint;
 BEGIN
     IF name IS NULL OR name = '' THEN
         RAISE EXCEPTION 'model name must not be empty' USING ERRCODE = '22023';
@@ -401,6 +403,15 @@ BEGIN
             USING spec, options;
         SELECT p.m, p.n, p.n_null, p.n_nonfinite INTO m, n_total, n_null, n_nonfinite
         FROM pg_temp.isoforest_train_parts p WHERE p.is_global;
+        -- one model holds every forest, and a value is at most 1 GB
+        SELECT sum((isoforest.info(p.m)->>'size_bytes')::bigint), count(*) INTO est_bytes, est_forests
+        FROM pg_temp.isoforest_train_parts p
+        WHERE p.is_global OR (p.g IS NOT NULL AND (isoforest.info(p.m)->>'rows_used')::bigint >= train.min_group_rows);
+        IF est_bytes > 900000000 THEN
+            RAISE EXCEPTION 'a forest for each of % peer groups would make a model of about % MB, more than one value holds',
+                est_forests - 1, est_bytes / 1000000 USING ERRCODE = '54000',
+                HINT = 'Raise min_group_rows, use fewer trees or a smaller sample_size, or group by a coarser column.';
+        END IF;
         IF coalesce((isoforest.info(m)->>'rows_used')::bigint, 0) >= 2 THEN
             -- groups with too few usable rows are pooled: the global forest scores them
             SELECT isoforest.group_models(
@@ -521,7 +532,11 @@ BEGIN
              (SELECT mo.model FROM isoforest.models mo WHERE mo.name = %L) AS m$v$,
         qualified,
         CASE WHEN reg.group_by IS NOT NULL THEN ' isoforest.peer_group(m.model, t.*) AS peer_group,' ELSE '' END,
-        reg.source, name);
+        -- a grouped model scores rows group by group, so each group's forest stays in cache
+        CASE WHEN reg.group_by IS NOT NULL
+             THEN format('(SELECT * FROM %s ORDER BY %I)', reg.source, reg.group_by)
+             ELSE reg.source::text END,
+        name);
     v := qualified::regclass;
     EXECUTE format('CREATE UNIQUE INDEX ON %s (%I)', v, reg.key);
     EXECUTE format('COMMENT ON MATERIALIZED VIEW %s IS %L', v,
