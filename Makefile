@@ -24,6 +24,7 @@ OBJS = \
 	src/model_json.o \
 	src/row_features.o \
 	src/score.o \
+	src/sklearn_forest.o \
 	src/threshold.o \
 	src/tree_build.o
 

@@ -158,7 +158,8 @@ isoforest_detect(PG_FUNCTION_ARGS)
 
 				forest->row_map = RowFeatureMapFor(forest->row_map, rec, forest->features,
 												   forest->n_features, forest->group_column, call_cxt);
-				isnull = RowFeatureRead(forest->row_map, rec, x, NULL) != FEATURES_OK;
+				isnull = RowFeatureRead(forest->row_map, rec, x, NULL) != FEATURES_OK ||
+					!ForestPrepareInputs(forest, x);
 				f = ForestFindGroup(forest, RowGroupValue(forest->row_map, rec));
 			}
 			if (isnull)

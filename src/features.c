@@ -99,6 +99,7 @@ FeatureArrayForScoring(const Forest *forest, ArrayType *array, double *scratch, 
 				 errmsg("feature vector has %d elements, but the model expects %d",
 						n, forest->n_features)));
 	*isnull = FeatureArrayRead(array, scratch, n) != FEATURES_OK ||
-		FeatureApplyTransforms(forest, scratch) != FEATURES_OK;
+		FeatureApplyTransforms(forest, scratch) != FEATURES_OK ||
+		!ForestPrepareInputs(forest, scratch);
 	return *isnull ? NULL : scratch;
 }

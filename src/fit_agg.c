@@ -21,6 +21,7 @@
 #include "features.h"
 #include "fit_state.h"
 #include "forest.h"
+#include "sklearn_forest.h"
 #include "threshold.h"
 #include "tree_build.h"
 
@@ -134,6 +135,76 @@ feature_specs(const FitState *s)
 	return features;
 }
 
+/*
+ * compat 'sklearn': scikit-learn 1.2.1's forest over the rows in the order
+ * they came, and its offset_ over every training row's score.
+ */
+static IsoForestModel *
+finish_sklearn(const FitState *s)
+{
+	Size		slot = FitSlotSize(s->n_features);
+	int64		n = s->rows_used;
+	double	   *x = palloc_extended(sizeof(double) * (Size) n * s->n_features, MCXT_ALLOC_HUGE);
+	SklearnOptions o;
+	IsoForestSpec spec;
+	IsoForestModel *m;
+	int32		psi;
+
+	for (int64 i = 0; i < n; i++)
+		memcpy(x + i * s->n_features, SLOT_X(FitCalibSlots(s) + slot * i), sizeof(double) * s->n_features);
+	o.n_trees = s->n_trees;
+	o.random_state = s->seed;
+	o.max_samples = s->max_samples;
+	o.max_samples_fraction = s->max_samples_fraction;
+	o.max_features = s->max_features;
+	o.max_features_count = s->max_features_count;
+	o.bootstrap = s->bootstrap != 0;
+
+	memset(&spec, 0, sizeof(spec));
+	SklearnBuildForest(x, n, s->n_features, &o, &spec, &psi);
+	spec.header.flags = ISOFOREST_FLAG_FLOAT32 | (o.bootstrap ? ISOFOREST_FLAG_BOOTSTRAP : 0);
+	spec.header.n_features = s->n_features;
+	spec.header.n_trees = s->n_trees;
+	spec.header.psi = psi;
+	spec.header.sample_size = psi;
+	spec.header.max_features = s->max_features;
+	spec.header.contamination = s->contamination;
+	spec.header.threshold = ISOFOREST_AUTO_THRESHOLD;
+	spec.header.threshold_source = ISOFOREST_THRESHOLD_AUTO;
+	spec.header.seed = s->seed;
+	spec.header.seeded = 1;
+	spec.header.rows_used = n;
+	spec.header.rows_skipped = s->rows_skipped;
+	spec.header.trained_at = GetCurrentTimestamp();
+	spec.features = feature_specs(s);
+	m = IsoForestModelBuild(&spec);
+
+	if (s->contamination > 0.0)
+	{
+		/* offset_ = percentile(score_samples(X), 100 c), X rounded to float32 as in fit */
+		Forest	   *forest = ForestPrepare(m);
+		double	   *values = palloc_extended(sizeof(double) * (Size) n, MCXT_ALLOC_HUGE);
+		int64	   *counts = palloc_extended(sizeof(int64) * (Size) n, MCXT_ALLOC_HUGE);
+		double	   *row = palloc(sizeof(double) * s->n_features);
+
+		for (int64 i = 0; i < n; i++)
+		{
+			if ((i & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+			memcpy(row, x + i * s->n_features, sizeof(double) * s->n_features);
+			(void) ForestPrepareInputs(forest, row);
+			values[i] = -ForestScore(forest, 0, row);
+			counts[i] = 1;
+		}
+		m->threshold = -ThresholdPercentile(values, counts, (int32) n, s->contamination);
+		m->threshold_source = ISOFOREST_THRESHOLD_EXACT;
+		m->calibration_rows = n;
+		m->fingerprint = IsoForestFingerprint(m);
+	}
+	IsoForestValidate(m, VARSIZE(m), ERRCODE_INTERNAL_ERROR);
+	return m;
+}
+
 /* Grow the forest, set the threshold, return the model (NULL without usable rows). */
 Datum
 isoforest_fit_finalfn(PG_FUNCTION_ARGS)
@@ -150,6 +221,9 @@ isoforest_fit_finalfn(PG_FUNCTION_ARGS)
 	FitStateValidate(s, VARSIZE(s), ERRCODE_DATA_CORRUPTED);
 	if (s->rows_used == 0)
 		PG_RETURN_NULL();
+
+	if (s->compat)
+		PG_RETURN_ISOFOREST_MODEL_P(finish_sklearn(s));
 
 	psi = (int32) Min((int64) s->sample_size, s->rows_used);
 	if ((2.0 * psi - 1.0) * s->n_trees * sizeof(IsoForestNode) > (double) MaxAllocSize)

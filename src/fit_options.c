@@ -9,7 +9,10 @@
 
 #include "access/xact.h"
 #include "common/hashfn.h"
+#include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include <math.h>
 
 #include "feature_spec.h"
 #include "fit_state.h"
@@ -78,6 +81,29 @@ read_names(const JsonbValue *v, FitOptions *o)
 }
 
 /*
+ * compat 'sklearn': random_state is an integer seed in scikit-learn's range,
+ * sample_size (if given) is an integer max_samples, and every row is kept,
+ * up to calibration_size rows (default: the most allowed).
+ */
+static void
+check_compat(FitOptions *o, Jsonb *options)
+{
+	JsonbValue *v;
+
+	if (!o->seeded || o->seed < 0 || o->seed > (int64) PG_UINT32_MAX)
+		OPTION_ERROR("compat \"sklearn\" needs a seed between 0 and 4294967295: scikit-learn's random_state.");
+	v = getKeyJsonValueFromContainer(&options->root, "sample_size", 11, NULL);
+	if (v != NULL)
+	{
+		if (o->max_samples > 0 || o->max_samples_fraction > 0.0)
+			OPTION_ERROR("Give max_samples or sample_size, not both.");
+		o->max_samples = o->sample_size;
+	}
+	if (getKeyJsonValueFromContainer(&options->root, "calibration_size", 16, NULL) == NULL)
+		o->calibration_size = FIT_MAX_CALIBRATION;
+}
+
+/*
  * Fill o from the options object (NULL for all defaults).  Without a seed,
  * the seed is derived from the statement's start time, which parallel
  * workers share with their leader, so one statement still samples
@@ -116,8 +142,48 @@ FitOptionsParse(Jsonb *options, FitOptions *o)
 			else if (strcmp(key, "max_features") == 0)
 			{
 				o->max_features = JsonReadDouble(&reader, &v, key);
-				if (!(o->max_features > 0.0 && o->max_features <= 1.0))
-					OPTION_ERROR("\"max_features\" is %g; it must be in (0, 1].", o->max_features);
+				/* an integer above 1 counts features, as scikit-learn's int max_features */
+				if (o->max_features > 1.0 && o->max_features == floor(o->max_features) &&
+					o->max_features <= ISOFOREST_MAX_FEATURES)
+				{
+					o->max_features_count = (int32) o->max_features;
+					o->max_features = 1.0;
+				}
+				else if (!(o->max_features > 0.0 && o->max_features <= 1.0))
+					OPTION_ERROR("\"max_features\" is %g; it must be in (0, 1], or a count of features.",
+								 o->max_features);
+			}
+			else if (strcmp(key, "compat") == 0)
+			{
+				if (v.type != jbvNull)
+				{
+					char	   *compat = JsonReadString(&reader, &v, key);
+
+					if (strcmp(compat, "sklearn") != 0)
+						OPTION_ERROR("\"compat\" is \"%s\"; the one mode is \"sklearn\".", compat);
+					o->compat = true;
+				}
+			}
+			else if (strcmp(key, "max_samples") == 0)
+			{
+				if (!is_auto(&v))
+				{
+					double		m = JsonReadDouble(&reader, &v, key);
+
+					if (m > 0.0 && m <= 1.0 && !(m == 1.0 && v.type == jbvNumeric &&
+												 strchr(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric))), '.') == NULL))
+						o->max_samples_fraction = m;
+					else if (m >= 1.0 && m == floor(m) && m <= (double) PG_INT32_MAX)
+						o->max_samples = (int64) m;
+					else
+						OPTION_ERROR("\"max_samples\" is %g; give \"auto\", a fraction in (0, 1] or a number of rows.", m);
+				}
+			}
+			else if (strcmp(key, "bootstrap") == 0)
+			{
+				if (v.type != jbvBool)
+					OPTION_ERROR("\"bootstrap\" must be true or false.");
+				o->bootstrap = v.val.boolean;
 			}
 			else if (strcmp(key, "contamination") == 0)
 			{
@@ -147,9 +213,13 @@ FitOptionsParse(Jsonb *options, FitOptions *o)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown isoforest.fit option \"%s\"", key),
-						 errhint("Valid options are n_trees, sample_size, max_features, contamination, seed, feature_names, features and calibration_size.")));
+						 errhint("Valid options are n_trees, sample_size, max_features, contamination, seed, feature_names, features, calibration_size, and with compat \"sklearn\": max_samples and bootstrap.")));
 		}
 	}
+	if (o->compat)
+		check_compat(o, options);
+	else if (o->bootstrap || o->max_samples > 0 || o->max_samples_fraction > 0.0 || o->max_features_count > 0)
+		OPTION_ERROR("max_samples, bootstrap and a count of max_features go with \"compat\": \"sklearn\".");
 	if (!o->seeded)
 	{
 		TimestampTz now = GetCurrentStatementStartTimestamp();

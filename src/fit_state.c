@@ -126,6 +126,11 @@ FitStateCreate(const FitOptions *options)
 	shape.contamination = options->contamination;
 	shape.seed = options->seed;
 	shape.seeded = options->seeded ? 1 : 0;
+	shape.compat = options->compat ? 1 : 0;
+	shape.bootstrap = options->bootstrap ? 1 : 0;
+	shape.max_samples = options->max_samples;
+	shape.max_samples_fraction = options->max_samples_fraction;
+	shape.max_features_count = options->max_features_count;
 	shape.calib_limit = PG_UINT64_MAX;
 	shape.n_names = options->n_declared;
 	if (options->features_json != NULL)
@@ -313,7 +318,28 @@ FitState *
 FitStateAddRow(FitState *s, const double *x)
 {
 	int32		d = s->n_features;
-	uint64		hc = FitMix64(row_hash(x, d, (uint64) s->seed));
+	uint64		hc;
+
+	if (s->compat)
+	{
+		/* scikit-learn's forest depends on every row and its position: keep them all, in order */
+		if (s->calib_fill == s->calib_cap)
+		{
+			if (s->calib_cap >= s->calibration_size)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("compat 'sklearn' keeps every training row in memory, and this fit has more than %d",
+								s->calibration_size),
+						 errdetail("Each row takes %zu bytes.", FitSlotSize(d)),
+						 errhint("Raise the option calibration_size (at most %d rows), or train without compat.",
+								 FIT_MAX_CALIBRATION)));
+			s = state_alloc(s, 0, Min(Max(2 * s->calib_cap, INITIAL_CALIB_CAP), s->calibration_size));
+		}
+		append_slot(FitCalibSlots(s), &s->calib_fill, FitSlotSize(d), 0, x, d);
+		s->rows_used++;
+		return s;
+	}
+	hc = FitMix64(row_hash(x, d, (uint64) s->seed));
 
 	/*
 	 * The calibration sample sets a contamination threshold, and while it
@@ -358,6 +384,9 @@ same_options(const FitState *a, const FitState *b)
 	return a->n_trees == b->n_trees && a->sample_size == b->sample_size &&
 		a->calibration_size == b->calibration_size && a->max_features == b->max_features &&
 		a->contamination == b->contamination && a->seed == b->seed && a->seeded == b->seeded &&
+		a->compat == b->compat && a->bootstrap == b->bootstrap && a->max_samples == b->max_samples &&
+		a->max_samples_fraction == b->max_samples_fraction &&
+		a->max_features_count == b->max_features_count &&
 		a->names_len == b->names_len && memcmp(FitNames(a), FitNames(b), a->names_len) == 0;
 }
 
@@ -391,6 +420,11 @@ FitStateMerge(const FitState *a, const FitState *b)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot combine isoforest.fit states trained with different options"),
 				 errhint("Give every row the same options, and a seed when partial states are computed on different nodes.")));
+	if (a->compat)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("compat 'sklearn' needs every row in order, so it cannot combine partial states"),
+				 errhint("Call isoforest.fit(x, options ORDER BY key); such aggregates are not split among workers.")));
 	if (a->n_features == 0 || b->n_features == 0)
 	{
 		/* one side saw no usable row: take the other, adding the skipped rows */
@@ -504,6 +538,9 @@ validate_shape(const FitState *s, int sqlstate)
 		(s->n_features > 0 && s->calib_cap < 1) ||
 		(s->tree_cap == 0 && s->rows_used > 0 && s->calib_limit != PG_UINT64_MAX) ||
 		(s->contamination > 0.0 && s->rows_used > 0 && s->calib_fill < 1) ||
+		s->compat < 0 || s->compat > 1 || s->bootstrap < 0 || s->bootstrap > 1 || s->reserved != 0 ||
+		(s->compat && s->tree_cap != 0) || s->max_samples < 0 || s->max_features_count < 0 ||
+		!(s->max_samples_fraction >= 0.0 && s->max_samples_fraction <= 1.0) ||
 		s->names_len < 0 || s->n_names < 0 || s->n_names > ISOFOREST_MAX_FEATURES ||
 		s->rows_used < 0 || s->rows_skipped < 0 || s->seeded < 0 || s->seeded > 1 ||
 		!(s->max_features > 0.0 && s->max_features <= 1.0) ||
@@ -601,11 +638,17 @@ FitStateSend(StringInfo buf, const FitState *s)
 	pq_sendint32(buf, s->names_len);
 	pq_sendint32(buf, s->n_names);
 	pq_sendint32(buf, s->seeded);
+	pq_sendint32(buf, s->compat);
+	pq_sendint32(buf, s->bootstrap);
+	pq_sendint32(buf, s->max_features_count);
+	pq_sendint32(buf, s->reserved);
 	pq_sendfloat8(buf, s->max_features);
 	pq_sendfloat8(buf, s->contamination);
+	pq_sendfloat8(buf, s->max_samples_fraction);
 	pq_sendint64(buf, s->seed);
 	pq_sendint64(buf, s->rows_used);
 	pq_sendint64(buf, s->rows_skipped);
+	pq_sendint64(buf, s->max_samples);
 	pq_sendint64(buf, s->calib_limit);
 	for (int32 t = 0; t < s->n_trees; t++)
 	{
@@ -635,7 +678,7 @@ receive_buffer(StringInfo buf, char *slots, int32 fill, int32 n_features)
 }
 
 /* Bytes of the header in the portable form: 2 int16, 10 int32, 2 float8, 4 int64. */
-#define FIT_STATE_HEADER_BYTES (2 * 2 + 10 * 4 + 2 * 8 + 4 * 8)
+#define FIT_STATE_HEADER_BYTES (2 * 2 + 14 * 4 + 3 * 8 + 5 * 8)
 
 /* Read the portable form of a state, checking it before and after sizing anything. */
 FitState *
@@ -660,11 +703,17 @@ FitStateReceive(StringInfo buf, int sqlstate)
 	h.names_len = pq_getmsgint(buf, 4);
 	h.n_names = pq_getmsgint(buf, 4);
 	h.seeded = pq_getmsgint(buf, 4);
+	h.compat = pq_getmsgint(buf, 4);
+	h.bootstrap = pq_getmsgint(buf, 4);
+	h.max_features_count = pq_getmsgint(buf, 4);
+	h.reserved = pq_getmsgint(buf, 4);
 	h.max_features = pq_getmsgfloat8(buf);
 	h.contamination = pq_getmsgfloat8(buf);
+	h.max_samples_fraction = pq_getmsgfloat8(buf);
 	h.seed = pq_getmsgint64(buf);
 	h.rows_used = pq_getmsgint64(buf);
 	h.rows_skipped = pq_getmsgint64(buf);
+	h.max_samples = pq_getmsgint64(buf);
 	h.calib_limit = pq_getmsgint64(buf);
 
 	/*

@@ -26,6 +26,11 @@ typedef struct FitOptions
 	float8		contamination;	/* 0 = 'auto' */
 	int64		seed;
 	bool		seeded;
+	bool		compat;			/* grow scikit-learn 1.2.1's forest from the rows in order */
+	bool		bootstrap;		/* compat: rows drawn with replacement */
+	int64		max_samples;	/* compat: max_samples as an integer, or 0 */
+	double		max_samples_fraction;	/* compat: max_samples as a fraction, or 0 */
+	int32		max_features_count; /* compat: max_features as an integer, or 0 */
 	int32		n_declared;		/* features declared by the options; 0 = f1..fN */
 	char	   *features_json;	/* their JSON (names, transforms, labels), or NULL */
 } FitOptions;
@@ -54,11 +59,17 @@ typedef struct FitState
 	int32		names_len;		/* bytes of the declared features' JSON, 0 if none */
 	int32		n_names;		/* how many features it declares */
 	int32		seeded;
+	int32		compat;			/* 1: every row kept in order in the calibration buffer */
+	int32		bootstrap;		/* compat options, as in FitOptions */
+	int32		max_features_count;
+	int32		reserved;		/* reserved, always zero */
 	float8		max_features;
 	float8		contamination;
+	float8		max_samples_fraction;
 	int64		seed;
 	int64		rows_used;
 	int64		rows_skipped;
+	int64		max_samples;
 	uint64		calib_limit;
 } FitState;
 

@@ -138,6 +138,7 @@ ForestPrepare(const IsoForestModel *m)
 	depth = palloc(sizeof(int32) * max_nodes);
 
 	forest->n_trees = m->n_trees;
+	forest->float32_inputs = (m->flags & ISOFOREST_FLAG_FLOAT32) != 0;
 	forest->n_forests = 1 + m->n_groups;
 	forest->n_features = m->n_features;
 	forest->denominator = palloc(sizeof(float8) * forest->n_forests);
@@ -235,4 +236,22 @@ ForestScore(const Forest *forest, int32 f, const double *x)
 	}
 	/* psi = 1 gives c(psi) = 0: every row is equally (un)isolated */
 	return pow(2.0, -(forest->denominator[f] != 0.0 ? depth_sum / forest->denominator[f] : 1.0));
+}
+
+/*
+ * Round a row's (transformed) values to float32 when the model was trained
+ * that way, as scikit-learn casts X; false when a value overflows float32.
+ */
+bool
+ForestPrepareInputs(const Forest *forest, double *x)
+{
+	if (!forest->float32_inputs)
+		return true;
+	for (int32 f = 0; f < forest->n_features; f++)
+	{
+		x[f] = (double) (float) x[f];
+		if (!isfinite(x[f]))
+			return false;
+	}
+	return true;
 }

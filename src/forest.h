@@ -42,6 +42,7 @@ typedef struct Forest
 	float8	   *path_length;	/* per leaf: its depth plus c(leaf size) */
 	int32	   *transforms;		/* per feature, IsoForestTransform */
 	bool		has_labels;		/* some feature is label(): array input cannot feed it */
+	bool		float32_inputs; /* round inputs to float32 first (compat 'sklearn') */
 	IsoForestFeatureSpec *features; /* names, transforms and label dictionaries */
 	MemoryContext cxt;			/* the context holding this forest */
 	struct RowFeatureMap *row_map;	/* the last row type mapped to the features */
@@ -51,5 +52,6 @@ extern double IsoForestAveragePathLength(double n);
 extern Forest *ForestPrepare(const IsoForestModel *m);
 extern double ForestScore(const Forest *forest, int32 f, const double *x);
 extern int32 ForestFindGroup(const Forest *forest, const char *value);
+extern bool ForestPrepareInputs(const Forest *forest, double *x);
 
 #endif							/* ISOFOREST_FOREST_H */

@@ -66,7 +66,7 @@ typedef struct IsoForestModel
 {
 	int32		vl_len_;		/* varlena header (do not touch directly) */
 	uint16		version;		/* ISOFOREST_FORMAT_VERSION */
-	uint16		flags;			/* reserved, always zero in version 1 */
+	uint16		flags;			/* ISOFOREST_FLAG_*; other bits reserved, zero */
 	int32		n_features;		/* length of a feature vector */
 	int32		n_trees;		/* trees per forest */
 	int32		psi;			/* rows each tree of the global forest was grown on */
@@ -92,6 +92,11 @@ typedef struct IsoForestModel
 	TimestampTz trained_at;		/* when the final function ran */
 	uint64		fingerprint;	/* hash of the whole value, this field as zero */
 } IsoForestModel;
+
+/* Model flags. */
+#define ISOFOREST_FLAG_FLOAT32		0x0001	/* inputs rounded to float32, as scikit-learn does */
+#define ISOFOREST_FLAG_BOOTSTRAP	0x0002	/* rows drawn with replacement: root size <= psi */
+#define ISOFOREST_FLAGS_KNOWN		0x0003
 
 /* Where a peer-grouped model's thresholds apply. */
 typedef enum IsoForestThresholdScope

@@ -242,8 +242,8 @@ validate_header(const IsoForestModel *m, Size size, int sqlstate)
 	if (m->version != ISOFOREST_FORMAT_VERSION)
 		INVALID_MODEL("Format version %d is not supported (this build reads version %d).",
 					  m->version, ISOFOREST_FORMAT_VERSION);
-	if (m->flags != 0)
-		INVALID_MODEL("Reserved fields are not zero.");
+	if ((m->flags & ~ISOFOREST_FLAGS_KNOWN) != 0)
+		INVALID_MODEL("Reserved flags are set.");
 	if (m->n_features < 1 || m->n_features > ISOFOREST_MAX_FEATURES)
 		INVALID_MODEL("n_features is %d; it must be between 1 and %d.",
 					  m->n_features, ISOFOREST_MAX_FEATURES);
@@ -388,7 +388,8 @@ validate_tree(const IsoForestModel *m, int t, int32 psi, int32 *parents, int32 *
 		if (parents[i] != (i == 0 ? 0 : 1))
 			INVALID_MODEL("Tree %d node %d has %d parents; every node but the root has one.",
 						  t, i, parents[i]);
-	if (nodes[0].size != psi)
+	/* with bootstrap, repeated draws of a row count once in a node */
+	if ((m->flags & ISOFOREST_FLAG_BOOTSTRAP) ? nodes[0].size > psi : nodes[0].size != psi)
 		INVALID_MODEL("Tree %d holds %d rows at its root but psi is %d.", t, nodes[0].size, psi);
 }
 

@@ -136,6 +136,10 @@ IsoForestWriteJson(StringInfo out, const IsoForestModel *m, bool with_trees)
 					 IsoForestThresholdSourceName(m->threshold_source), m->calibration_rows,
 					 m->rows_used, m->rows_skipped);
 	append_timestamp(out, m->trained_at);
+	if (m->flags & ISOFOREST_FLAG_FLOAT32)
+		appendStringInfoString(out, ",\"compat\":\"sklearn\"");
+	if (m->flags & ISOFOREST_FLAG_BOOTSTRAP)
+		appendStringInfoString(out, ",\"bootstrap\":true");
 
 	if (m->group_column >= 0)
 	{
@@ -488,6 +492,19 @@ IsoForestReadJson(const char *text)
 		{
 			trees = v;
 			have_trees = true;
+		}
+		else if (strcmp(key, "compat") == 0)
+		{
+			if (strcmp(get_string(&v, key), "sklearn") != 0)
+				BAD_TEXT("\"compat\" must be \"sklearn\".");
+			h->flags |= ISOFOREST_FLAG_FLOAT32;
+		}
+		else if (strcmp(key, "bootstrap") == 0)
+		{
+			if (v.type != jbvBool)
+				BAD_TEXT("\"bootstrap\" must be true or false.");
+			if (v.val.boolean)
+				h->flags |= ISOFOREST_FLAG_BOOTSTRAP;
 		}
 		else if (strcmp(key, "group_column") == 0)
 			spec.group_column = get_string(&v, key);

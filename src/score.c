@@ -77,7 +77,7 @@ score_row(FunctionCallInfo fcinfo, Scored *out)
 	/* the map lives with the cached forest, so it is rebuilt when either changes */
 	forest->row_map = RowFeatureMapFor(forest->row_map, row, forest->features, forest->n_features,
 									   forest->group_column, forest->cxt);
-	if (RowFeatureRead(forest->row_map, row, x, NULL) != FEATURES_OK)
+	if (RowFeatureRead(forest->row_map, row, x, NULL) != FEATURES_OK || !ForestPrepareInputs(forest, x))
 		return false;
 	out->forest = ForestFindGroup(forest, RowGroupValue(forest->row_map, row));
 	out->score = ForestScore(forest, out->forest, x);
