@@ -290,7 +290,20 @@ BEGIN
         END IF;
     END IF;
     IF compat IS NOT NULL THEN
-        RAISE EXCEPTION 'compat => % is not supported yet', quote_literal(compat) USING ERRCODE = '0A000';
+        IF compat <> 'sklearn' THEN
+            RAISE EXCEPTION 'compat must be ''sklearn'' or NULL, not %', quote_literal(compat) USING ERRCODE = '22023';
+        END IF;
+        IF key IS NULL THEN
+            RAISE EXCEPTION 'compat => ''sklearn'' needs a key' USING ERRCODE = '22023',
+                DETAIL = 'scikit-learn''s forest depends on the order of the rows; train() feeds them in ascending key order.';
+        END IF;
+        IF group_by IS NOT NULL THEN
+            RAISE EXCEPTION 'compat => ''sklearn'' does not combine with group_by' USING ERRCODE = '0A000';
+        END IF;
+        IF seed IS NULL OR seed < 0 OR seed > 4294967295 THEN
+            RAISE EXCEPTION 'compat => ''sklearn'' needs a seed between 0 and 4294967295 (random_state)'
+                USING ERRCODE = '22023';
+        END IF;
     END IF;
     IF n_trees IS NULL OR n_trees < 1 OR n_trees > 10000 THEN
         RAISE EXCEPTION 'n_trees must be between 1 and 10000, not %', n_trees USING ERRCODE = '22023';
@@ -375,8 +388,23 @@ BEGIN
 
     options := jsonb_build_object('n_trees', n_trees, 'sample_size', sample_size,
                                   'max_features', max_features, 'contamination', contamination,
-                                  'seed', seed, 'features', spec);
-    IF group_by IS NULL THEN
+                                  'seed', seed, 'features', spec, 'compat', compat);
+    IF compat IS NOT NULL THEN
+        -- rows in ascending key order, text keys in byte order (C collation)
+        EXECUTE format($q$
+            SELECT isoforest.fit(v, $2 ORDER BY k),
+                   count(*),
+                   count(*) FILTER (WHERE v IS NULL OR array_position(v, NULL) IS NOT NULL),
+                   count(*) FILTER (WHERE array_position(v, NULL) IS NULL
+                                      AND ('NaN' = ANY (v) OR 'Infinity' = ANY (v) OR '-Infinity' = ANY (v)))
+            FROM (SELECT isoforest.feature_vector($1, t.*) AS v, t.%I%s AS k FROM %s AS t) s$q$,
+            key,
+            CASE WHEN (SELECT typcollation <> 0 FROM pg_type WHERE oid =
+                         (SELECT atttypid FROM pg_attribute WHERE attrelid = source AND attname = key))
+                 THEN ' COLLATE "C"' ELSE '' END,
+            source)
+            USING spec, options INTO m, n_total, n_null, n_nonfinite;
+    ELSIF group_by IS NULL THEN
         EXECUTE format($q$
             SELECT isoforest.fit(v, $2),
                    count(*),
