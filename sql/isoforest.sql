@@ -512,6 +512,52 @@ $train$;
 COMMENT ON FUNCTION isoforest.train(text, regclass, text[], text, text, int, int, float8, float8, bigint, boolean, int, text, text) IS
     'train a model on a relation''s rows by feature text (col, log1p(col), ln(col), sqrt(col), label(col)) and store it in isoforest.models';
 
+CREATE FUNCTION isoforest.register(name text, model isoforest.model, source regclass,
+                                   key text DEFAULT NULL, replace boolean DEFAULT false)
+RETURNS isoforest.model
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $register$
+DECLARE
+    existing isoforest.models;
+    info jsonb := isoforest.info(model);
+BEGIN
+    IF name IS NULL OR name = '' OR model IS NULL OR source IS NULL THEN
+        RAISE EXCEPTION 'name, model and source must be given' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO existing FROM isoforest.models mo WHERE mo.name = register.name;
+    IF FOUND AND NOT replace THEN
+        RAISE EXCEPTION 'isoforest model "%" already exists', name USING ERRCODE = '42710',
+            HINT = 'Pass replace => true to replace it.';
+    END IF;
+    IF FOUND AND NOT pg_has_role(existing.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'isoforest model "%" belongs to role %', name, existing.owner USING ERRCODE = '42501';
+    END IF;
+    IF key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = source
+                                       AND a.attname = key AND a.attnum > 0 AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'key column "%" does not exist in %', key, source USING ERRCODE = '42703';
+    END IF;
+    INSERT INTO isoforest.models AS mo (name, model, source, key, features, group_by, parameters,
+                                        owner, trained_at, rows, rows_skipped, view_name)
+    VALUES (name, model, source, key,
+            ARRAY(SELECT CASE WHEN f->>'transform' = 'none' THEN quote_ident(f->>'name')
+                              ELSE format('%s(%s)', f->>'transform', quote_ident(f->>'name')) END
+                  FROM jsonb_array_elements(info->'features') f),
+            info->>'group_column',
+            jsonb_build_object('imported', true, 'n_trees', info->'n_trees', 'sample_size', info->'sample_size',
+                               'contamination', info->'contamination', 'seed', info->'seed'),
+            coalesce(existing.owner, current_user::regrole), clock_timestamp(),
+            (info->>'rows_used')::bigint, (info->>'rows_skipped')::bigint, existing.view_name)
+    ON CONFLICT ON CONSTRAINT models_pkey DO UPDATE
+    SET model = excluded.model, source = excluded.source, key = excluded.key, features = excluded.features,
+        group_by = excluded.group_by, parameters = excluded.parameters, trained_at = excluded.trained_at,
+        rows = excluded.rows, rows_skipped = excluded.rows_skipped;
+    RETURN model;
+END
+$register$;
+COMMENT ON FUNCTION isoforest.register(text, isoforest.model, regclass, text, boolean) IS
+    'register a model made elsewhere (for example imported from scikit-learn) under a name, so detect, materialize and refresh work with it';
+
 -- Scoring a whole relation -----------------------------------------------------
 
 CREATE FUNCTION isoforest.detect(name text, source regclass DEFAULT NULL)
@@ -597,6 +643,10 @@ BEGIN
     END IF;
     -- two refreshes of one model run one after the other
     PERFORM pg_advisory_xact_lock(hashtext('isoforest.refresh'), hashtext(name));
+    IF retrain AND coalesce((reg.parameters->>'imported')::boolean, false) THEN
+        RAISE EXCEPTION 'isoforest model "%" was registered, not trained here: it cannot be retrained', name
+            USING ERRCODE = '0A000', HINT = 'Refresh it without retrain, or register a new model.';
+    END IF;
     IF retrain THEN
         p := reg.parameters;
         PERFORM isoforest.train(name, reg.source, reg.features, reg.key, reg.group_by,

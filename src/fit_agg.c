@@ -167,7 +167,9 @@ finish_sklearn(const FitState *s)
 	spec.header.n_trees = s->n_trees;
 	spec.header.psi = psi;
 	spec.header.sample_size = psi;
-	spec.header.max_features = s->max_features;
+	/* an integer max_features is recorded as the fraction of features it is */
+	spec.header.max_features = s->max_features_count > 0 ?
+		(double) s->max_features_count / s->n_features : s->max_features;
 	spec.header.contamination = s->contamination;
 	spec.header.threshold = ISOFOREST_AUTO_THRESHOLD;
 	spec.header.threshold_source = ISOFOREST_THRESHOLD_AUTO;

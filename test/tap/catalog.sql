@@ -22,7 +22,7 @@ SELECT is_empty($$SELECT signature FROM ext_functions WHERE obj_description(oid,
 -- functions that read the registry or run DDL are the only ones allowed other markings
 CREATE TEMP VIEW registry_functions AS
 SELECT unnest(ARRAY['isoforest.train', 'isoforest.detect', 'isoforest.materialize', 'isoforest.refresh',
-                    'isoforest.overlap', 'isoforest.histogram']) AS fname;
+                    'isoforest.overlap', 'isoforest.histogram', 'isoforest.register']) AS fname;
 
 SELECT is_empty($$SELECT signature FROM ext_functions
                   WHERE proparallel <> 's' AND split_part(signature, '(', 1) NOT IN (SELECT fname FROM registry_functions)$$,
@@ -38,7 +38,8 @@ SELECT results_eq($$SELECT split_part(signature, '(', 1), provolatile::text, pro
                     WHERE split_part(signature, '(', 1) IN (SELECT fname FROM registry_functions) ORDER BY 1$$,
                   $$VALUES ('isoforest.detect', 's', 'r'), ('isoforest.histogram', 's', 'u'),
                            ('isoforest.materialize', 'v', 'u'), ('isoforest.overlap', 's', 'u'),
-                           ('isoforest.refresh', 'v', 'u'), ('isoforest.train', 'v', 'u')$$,
+                           ('isoforest.refresh', 'v', 'u'), ('isoforest.register', 'v', 'u'),
+                           ('isoforest.train', 'v', 'u')$$,
                   'registry functions: detect STABLE PARALLEL RESTRICTED, overlap/histogram STABLE, DDL ones VOLATILE');
 
 SELECT is_empty($$SELECT signature FROM ext_functions
