@@ -20,6 +20,7 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
+#include "int64_set.h"
 #include "sklearn_forest.h"
 
 #define MT_N 624
@@ -160,22 +161,6 @@ mt_interval(Mt *mt, uint64 max)
 	return v;
 }
 
-/* Is v in an open-addressing set of int64 (empty slots -1)? Add it if not. */
-static bool
-set_add(int64 *set, uint64 mask, int64 v)
-{
-	uint64		i = ((uint64) v * UINT64CONST(0x9E3779B97F4A7C15)) & mask;
-
-	while (set[i] >= 0)
-	{
-		if (set[i] == v)
-			return false;
-		i = (i + 1) & mask;
-	}
-	set[i] = v;
-	return true;
-}
-
 /* sklearn's sample_without_replacement(n_pop, n, rs), method 'auto' (2.6) */
 static void
 sample_without_replacement(int64 n_pop, int64 n, Mt *rs, int64 *out)
@@ -201,22 +186,17 @@ sample_without_replacement(int64 n_pop, int64 n, Mt *rs, int64 *out)
 	}
 	else if (ratio < 0.2)
 	{
-		uint64		size = 16;
-		int64	   *set;
+		Int64Set	selected = Int64SetCreate((uint64) n);
 
-		while (size < 2 * (uint64) n)
-			size <<= 1;
-		set = palloc(sizeof(int64) * size);
-		memset(set, -1, sizeof(int64) * size);
 		for (int64 k = 0; k < n; k++)
 		{
 			int64		j = mt_randint(rs, 0, n_pop);
 
-			while (!set_add(set, size - 1, j))
+			while (!Int64SetAdd(&selected, j))
 				j = mt_randint(rs, 0, n_pop);
 			out[k] = j;
 		}
-		pfree(set);
+		pfree(selected.slots);
 	}
 	else
 	{

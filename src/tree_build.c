@@ -28,6 +28,7 @@
 
 #include "miscadmin.h"
 
+#include "int64_set.h"
 #include "rng.h"
 #include "tree_build.h"
 
@@ -320,22 +321,6 @@ pool_tree_sample(const ExactPool *pool, const FitState *s, int32 t, char *slots)
 	return FitCompact(slots, fill, s->n_features, s->sample_size, &limit);
 }
 
-/* Add v to an open-addressing set of positions (mask + 1 slots); false if it was there. */
-static bool
-position_set_add(int64 *set, uint32 mask, int64 v)
-{
-	uint32		i = (uint32) FitMix64((uint64) v) & mask;
-
-	while (set[i] >= 0)
-	{
-		if (set[i] == v)
-			return false;
-		i = (i + 1) & mask;
-	}
-	set[i] = v;
-	return true;
-}
-
 /*
  * Draw psi of the pool's rows uniformly without replacement (Floyd's
  * algorithm over row positions), setting rows[] to the distinct rows drawn
@@ -346,23 +331,18 @@ draw_exact(const ExactPool *pool, int32 n_features, int32 psi, Rng *rng, Weighte
 {
 	Size		slot = FitSlotSize(n_features);
 	int64		total = pool->cumulative[pool->n];
-	uint32		size = 1;
-	int64	   *set;
+	Int64Set	set = Int64SetCreate((uint64) psi);
 	int64	   *drawn = palloc(sizeof(int64) * psi);
 	int32		n_drawn = 0;
 	int32		used = 0;
 
-	while (size < 2 * (uint32) psi)
-		size <<= 1;
-	set = palloc(sizeof(int64) * size);
-	memset(set, -1, sizeof(int64) * size);
 	for (int64 j = total - psi; j < total; j++)
 	{
 		int64		t = (int64) rng_below(rng, (uint64) j + 1);
 
-		drawn[n_drawn++] = position_set_add(set, size - 1, t) ? t : j;
+		drawn[n_drawn++] = Int64SetAdd(&set, t) ? t : j;
 		if (drawn[n_drawn - 1] == j)
-			(void) position_set_add(set, size - 1, j);
+			(void) Int64SetAdd(&set, j);
 	}
 	/* map each position to the distinct row that holds it */
 	for (int32 k = 0; k < psi; k++)
@@ -394,7 +374,7 @@ draw_exact(const ExactPool *pool, int32 n_features, int32 psi, Rng *rng, Weighte
 			used++;
 		}
 	}
-	pfree(set);
+	pfree(set.slots);
 	pfree(drawn);
 	return used;
 }
