@@ -143,7 +143,7 @@ static IsoForestModel *
 finish_sklearn(const FitState *s)
 {
 	Size		slot = FitSlotSize(s->n_features);
-	int64		n = s->rows_used;
+	int64		n = s->calib_fill;	/* one slot per row (the validator checked it) */
 	double	   *x = palloc_extended(sizeof(double) * (Size) n * s->n_features, MCXT_ALLOC_HUGE);
 	SklearnOptions o;
 	IsoForestSpec spec;

@@ -598,6 +598,9 @@ FitStateValidate(const FitState *s, Size size, int sqlstate)
 	if (s->tree_cap == 0 &&
 		buffer_rows(FitCalibSlots(s), s->calib_fill, s->n_features, s->rows_used) != s->rows_used)
 		INVALID_STATE("The calibration sample does not hold the %lld rows used.", (long long) s->rows_used);
+	/* compat keeps each row in its own slot, in order */
+	if (s->compat && s->calib_fill != s->rows_used)
+		INVALID_STATE("A compat state holds %d slots for %lld rows.", s->calib_fill, (long long) s->rows_used);
 	names = FitNames(s);
 	if ((s->names_len > 0) != (s->n_names > 0) ||
 		(s->names_len > 0 && memchr(names, '\0', s->names_len) != names + s->names_len - 1) ||

@@ -119,7 +119,8 @@ check_compatible(const IsoForestModel *global, const IsoForestModel *m, const ch
 	FeatureSpecWrite(&b, FeatureSpecFromModel(m), m->n_features);
 	if (strcmp(a.data, b.data) != 0)
 		GROUP_ERROR("the model of group \"%s\" has other features than the global model", group);
-	if (m->n_trees != global->n_trees || m->sample_size != global->sample_size ||
+	if (m->flags != global->flags ||
+		m->n_trees != global->n_trees || m->sample_size != global->sample_size ||
 		m->max_features != global->max_features || m->contamination != global->contamination)
 		GROUP_ERROR("the model of group \"%s\" was trained with other options than the global model", group);
 }

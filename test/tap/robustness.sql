@@ -6,7 +6,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(10);
+SELECT plan(12);
 
 CREATE TEMP TABLE good AS
 SELECT isoforest.fit(ARRAY[i % 17, i % 5, sqrt(i)]::float8[], '{"seed": 3, "n_trees": 3, "sample_size": 16}') AS m
@@ -79,13 +79,24 @@ CREATE AGGREGATE pg_temp.fit_partial(float8[], jsonb) (SFUNC = isoforest.fit_tra
 CREATE TEMP TABLE st AS
 SELECT isoforest.fit_state_send(pg_temp.fit_partial(ARRAY[i, i % 3]::float8[], '{"seed": 1}')) AS b
 FROM generate_series(1, 50) AS i;
--- header offsets in the portable form: calib_cap at 24, rows_used at 68
-SELECT throws_ok($$SELECT encode(overlay(b PLACING '\x00000000'::bytea FROM 25), 'base64')::isoforest.fit_state FROM st$$,
-                 '22P02', NULL, 'a state with no room for its rows is refused');
-SELECT throws_ok($$SELECT encode(overlay(b PLACING '\x00000000000003e8'::bytea FROM 69), 'base64')::isoforest.fit_state FROM st$$,
-                 '22P02', NULL, 'a state whose samples do not hold its row count is refused');
-SELECT throws_ok($$SELECT encode(overlay(b PLACING '\x7fffffff'::bytea FROM 25), 'base64')::isoforest.fit_state FROM st$$,
-                 '22P02', NULL, 'a state asking for huge buffers is refused before allocating them');
+-- header offsets in the portable form (0-based): calib_cap at 24, rows_used at 92
+SELECT is(encode(substring(b FROM 93 FOR 8), 'hex'), '0000000000000032', 'rows_used sits at byte 92 (50 rows)')
+FROM st;
+SELECT throws_ok($$SELECT translate(encode(overlay(b PLACING '\x00000000'::bytea FROM 25), 'base64'), E'\n', '')::isoforest.fit_state FROM st$$,
+                 '22P02', 'invalid isoforest.fit_state value', 'a state with no room for its rows is refused');
+SELECT throws_ok($$SELECT translate(encode(overlay(b PLACING '\x00000000000003e8'::bytea FROM 93), 'base64'), E'\n', '')::isoforest.fit_state FROM st$$,
+                 '22P02', 'invalid isoforest.fit_state value', 'a state whose samples do not hold its row count is refused');
+-- a compat state whose one slot claims every row would make the final function read past it
+CREATE TEMP TABLE cst AS
+SELECT isoforest.fit_state_send(pg_temp.fit_partial(ARRAY[i]::float8[], '{"compat": "sklearn", "seed": 1, "n_trees": 1}')) AS b
+FROM generate_series(1, 1) AS i;
+-- one tree: the header (124 bytes), its fill and limit (12), then the slot: hash (8), count at 144
+SELECT throws_ok($$SELECT translate(encode(overlay(overlay(b PLACING '\x00000000000003e8'::bytea FROM 93)
+                                         PLACING '\x00000000000003e8'::bytea FROM 145), 'base64'), E'\n', '')::isoforest.fit_state
+                   FROM cst$$,
+                 '22P02', 'invalid isoforest.fit_state value', 'a compat state with fewer slots than rows is refused');
+SELECT throws_ok($$SELECT translate(encode(overlay(b PLACING '\x7fffffff'::bytea FROM 25), 'base64'), E'\n', '')::isoforest.fit_state FROM st$$,
+                 '22P02', 'invalid isoforest.fit_state value', 'a state asking for huge buffers is refused before allocating them');
 
 -- a long training run can be cancelled (pgTAP's throws_ok cannot catch a cancel)
 CREATE FUNCTION pg_temp.cancelled(q text) RETURNS boolean LANGUAGE plpgsql AS $$
